@@ -1,0 +1,71 @@
+"""Celery entry points: thin, take ids, call one pipeline step.
+
+Tasks are idempotent (a slot has one record; a step whose request moved on does nothing), so
+``acks_late`` redelivery after a killed worker is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+
+from generation.types import TransientGenerationError
+
+from . import pipelines
+
+log = logging.getLogger(__name__)
+
+
+def _fail_closed(request_id: int, step: str, exc: BaseException) -> None:
+    log.exception("step %s failed for request %s", step, request_id)
+    pipelines.request_fail(request_id=request_id, reason=f"{step} failed: {type(exc).__name__}: {exc}")
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def dataset_request_generate(request_id: int) -> None:
+    ranges = pipelines.generation_start(request_id=request_id)
+    for start, end in ranges:
+        generation_chunk_run.delay(request_id, start, end)
+
+
+CHUNK_MAX_RETRIES = 5
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=CHUNK_MAX_RETRIES)
+def generation_chunk_run(self: Task, request_id: int, start: int, end: int) -> None:
+    try:
+        pipelines.generation_chunk_execute(request_id=request_id, start=start, end=end)
+    except TransientGenerationError as exc:
+        # Only what may pass on the next try is retried; finished slots are skipped on the rerun.
+        if self.request.retries >= CHUNK_MAX_RETRIES:
+            pipelines.generation_chunk_give_up(request_id=request_id, start=start, end=end,
+                                               reason=f"endpoint kept failing: {exc}")
+            return
+        raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries)) from exc
+    except Exception as exc:
+        _fail_closed(request_id, "generation", exc)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def dataset_request_screen(request_id: int) -> None:
+    try:
+        pipelines.screening_execute(request_id=request_id)
+    except Exception as exc:
+        _fail_closed(request_id, "screening", exc)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def dataset_request_gate(request_id: int) -> None:
+    try:
+        pipelines.gates_execute(request_id=request_id)
+    except Exception as exc:
+        _fail_closed(request_id, "quality gates", exc)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def dataset_release(request_id: int) -> None:
+    try:
+        pipelines.release_execute(request_id=request_id)
+    except Exception as exc:
+        _fail_closed(request_id, "release", exc)

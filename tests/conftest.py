@@ -1,0 +1,72 @@
+"""Shared fixtures: a team with one user per role, a policy version, API clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from compliance.services import policy_create, policy_version_create
+from gateway import services
+from gateway.models import Role
+
+
+@pytest.fixture(autouse=True)
+def _isolated_paths(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test session signs with its own key and writes datasets under a temporary folder."""
+    base = tmp_path_factory.getbasetemp()
+    settings.GATEWAY = {
+        **settings.GATEWAY,
+        "AUDIT_SIGNING_KEY_PATH": str(base / "keys" / "audit-ed25519.pem"),
+        "DATASET_DIR": str(base / "datasets"),
+    }
+
+
+def make_user(username: str, team: Any, roles: list[str]) -> Any:
+    user = get_user_model().objects.create_user(username=username, password="pw-" + username + "-123456")
+    if team is not None:
+        services.team_member_add(user=user, team=team, roles=roles, actor=None)
+    return user
+
+
+@pytest.fixture
+def team(db: Any) -> Any:
+    return services.team_create(name="Retail Bank A", slug="bank-a", actor=None)
+
+
+@pytest.fixture
+def other_team(db: Any) -> Any:
+    return services.team_create(name="Retail Bank B", slug="bank-b", actor=None)
+
+
+@pytest.fixture
+def people(team: Any, other_team: Any) -> dict[str, Any]:
+    return {
+        "requester": make_user("req", team, [Role.REQUESTER]),
+        "requester2": make_user("req2", team, [Role.REQUESTER]),
+        "approver": make_user("appr", team, [Role.APPROVER]),
+        "maker_checker": make_user("both", team, [Role.REQUESTER, Role.APPROVER]),
+        "auditor": make_user("aud", team, [Role.AUDITOR]),
+        "policy_admin": make_user("padmin", team, [Role.POLICY_ADMIN]),
+        "outsider_requester": make_user("oreq", other_team, [Role.REQUESTER]),
+        "outsider_approver": make_user("oappr", other_team, [Role.APPROVER]),
+        "nobody": make_user("nobody", None, []),
+    }
+
+
+@pytest.fixture
+def policy_version(db: Any) -> Any:
+    policy = policy_create(name="finance-test", actor=None)
+    return policy_version_create(policy=policy, actor=None)
+
+
+@pytest.fixture
+def api() -> Any:
+    def client_for(user: Any) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return client_for
