@@ -1,0 +1,171 @@
+"""Writes to the audit log. ``audit_event_append`` is the only way events are created."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+
+from audit.canonical import canonical_json_bytes, payload_check_storable
+from audit.models import GENESIS_HASH, HEAD_PK, AuditChainHead, AuditEvent
+from audit.signing import ensure_public_key_registered, signing_key
+
+ACTION_PATTERN = re.compile(r"[a-z_]+(\.[a-z_]+)+")
+SYSTEM_ACTOR_NAME = "system"
+
+_ACTION_MAX = AuditEvent._meta.get_field("action").max_length or 100
+_OBJECT_TYPE_MAX = AuditEvent._meta.get_field("object_type").max_length or 64
+_OBJECT_ID_MAX = AuditEvent._meta.get_field("object_id").max_length or 255
+
+
+def audit_hash_for_event_fields(
+    *,
+    seq: int,
+    created_at: datetime,
+    actor_id: int | None,
+    actor_name: str,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    payload: dict[str, Any],
+    prev_hash: str,
+    key_id: str,
+) -> str:
+    """The hex SHA-256 of an event's canonical JSON. Appending and verifying both use this.
+
+    Raises ``ValueError`` for a naive ``created_at`` and ``TypeError``/``ValueError`` for a payload
+    that has no canonical form.
+    """
+    if timezone.is_naive(created_at):
+        raise ValueError("created_at must be timezone-aware")
+    document = {
+        "seq": seq,
+        "created_at": created_at.astimezone(UTC).isoformat(),
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "payload": payload,
+        "prev_hash": prev_hash,
+        "key_id": key_id,
+    }
+    return hashlib.sha256(canonical_json_bytes(document)).hexdigest()
+
+
+def audit_signature_message(event_hash: str) -> bytes:
+    """The bytes an event's signature covers: its hash as ASCII hex."""
+    return event_hash.encode("ascii")
+
+
+def audit_event_append(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one signed event to the chain and return it, saved.
+
+    ``actor`` is the user who acted, or ``None`` for the system (recorded as "system"). ``action``
+    is dotted lower-case, e.g. ``"dataset_request.submit"``. ``payload`` holds ids, hashes, counts
+    and masked text only, **never raw PII**: the log is kept for years and cannot be edited, so
+    personal data written here could never be erased. Prefer ints and strings (see
+    ``audit.canonical``).
+
+    The append joins the caller's transaction: the event commits or rolls back with the change it
+    records. Concurrent appends queue on the chain head row, so the chain never forks or gaps.
+
+    Raises ``ValueError`` for a malformed action, object type or id, an anonymous actor or a payload
+    that is not a JSON object storable unchanged; ``ImproperlyConfigured`` when the signing key is
+    missing, unreadable or retired; database errors propagate unchanged.
+    """
+    if not isinstance(action, str) or len(action) > _ACTION_MAX or not ACTION_PATTERN.fullmatch(action):
+        raise ValueError(
+            f"audit action {action!r} must be dotted lower-case words such as 'dataset_request.submit' "
+            f"(at most {_ACTION_MAX} characters)"
+        )
+    if not isinstance(object_type, str) or not object_type or len(object_type) > _OBJECT_TYPE_MAX:
+        raise ValueError(
+            f"audit object_type must be a non-empty string of at most {_OBJECT_TYPE_MAX} characters"
+        )
+    if isinstance(object_id, bool) or not isinstance(object_id, str | int):
+        raise ValueError(f"audit object_id must be a string or an int, got {type(object_id).__name__}")
+    object_id_text = str(object_id)
+    if not object_id_text or len(object_id_text) > _OBJECT_ID_MAX:
+        raise ValueError(f"audit object_id must be 1 to {_OBJECT_ID_MAX} characters")
+    actor_id, actor_name = _actor_identity(actor)
+    stored_payload = _storable_payload(payload, action=action)
+
+    key = signing_key()
+    with transaction.atomic():
+        head, _created = AuditChainHead.objects.select_for_update().get_or_create(
+            pk=HEAD_PK, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
+        )
+        # Registered under the head lock, so concurrent first appends do not race on the key row.
+        ensure_public_key_registered()
+        seq = head.last_seq + 1
+        # Whole seconds: the stored value and its isoformat() are then identical on every backend.
+        created_at = timezone.now().replace(microsecond=0)
+        event_hash = audit_hash_for_event_fields(
+            seq=seq,
+            created_at=created_at,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=action,
+            object_type=object_type,
+            object_id=object_id_text,
+            payload=stored_payload,
+            prev_hash=head.last_hash,
+            key_id=key.key_id,
+        )
+        event = AuditEvent.objects.create(
+            seq=seq,
+            created_at=created_at,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=action,
+            object_type=object_type,
+            object_id=object_id_text,
+            payload=stored_payload,
+            prev_hash=head.last_hash,
+            event_hash=event_hash,
+            key_id=key.key_id,
+            signature=key.private_key.sign(audit_signature_message(event_hash)).hex(),
+        )
+        head.last_seq = seq
+        head.last_hash = event_hash
+        head.save(update_fields=["last_seq", "last_hash"])
+    return event
+
+
+def _actor_identity(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
+    if actor is None:
+        return None, SYSTEM_ACTOR_NAME
+    if not actor.is_authenticated:
+        raise ValueError("audit actor must be an authenticated user, or None for the system")
+    if not isinstance(actor.pk, int):
+        raise ValueError(f"audit actor must have an integer primary key, got {actor.pk!r}")
+    return actor.pk, actor.get_username()
+
+
+def _storable_payload(payload: dict[str, Any] | None, *, action: str) -> dict[str, Any]:
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise ValueError(f"audit payload for {action} must be a dict, got {type(payload).__name__}")
+    try:
+        payload_check_storable(payload)
+        # Store exactly what was hashed: tuples become lists, str/int enums their plain values.
+        normalised: dict[str, Any] = json.loads(canonical_json_bytes(payload))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"audit payload for {action} is not storable JSON: {exc}") from exc
+    return normalised
