@@ -86,21 +86,6 @@ class PolicyVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.policy.name} v{self.version}"
 
-    @property
-    def is_locked(self) -> bool:
-        return self.locked_at is not None
-
-    def threshold(self, name: str) -> float:
-        if name not in GATE_THRESHOLDS:
-            raise KeyError(name)
-        return float(self.gate_thresholds.get(name, GATE_THRESHOLDS[name][0]))
-
-    def clean(self) -> None:
-        if self.pk is not None:
-            stored = PolicyVersion.objects.filter(pk=self.pk).values("locked_at").first()
-            if stored and stored["locked_at"] is not None:
-                raise ValidationError("This policy version has screened data and can no longer change.")
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The database is the last line: even code that skips full_clean() cannot edit a locked version,
         # except for the single write that locks it.
@@ -109,6 +94,21 @@ class PolicyVersion(models.Model):
             if stored is not None:
                 raise PolicyVersionLocked(f"{self} is locked since {stored:%Y-%m-%d %H:%M} UTC")
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.pk is not None:
+            stored = PolicyVersion.objects.filter(pk=self.pk).values("locked_at").first()
+            if stored and stored["locked_at"] is not None:
+                raise ValidationError("This policy version has screened data and can no longer change.")
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    def threshold(self, name: str) -> float:
+        if name not in GATE_THRESHOLDS:
+            raise KeyError(name)
+        return float(self.gate_thresholds.get(name, GATE_THRESHOLDS[name][0]))
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ SAFETY_ACTIONS = ("block", "flag", "allow")
 
 # Threshold name -> (default, minimum, maximum).
 GATE_THRESHOLDS: dict[str, tuple[float, float, float]] = {
-    "max_duplicate_rate": (0.0, 0.0, 1.0),
+    "max_duplicate_rate": (0.05, 0.0, 1.0),
     "max_held_rate": (0.2, 0.0, 1.0),
     "min_yield": (0.9, 0.0, 1.0),
 }

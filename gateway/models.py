@@ -69,7 +69,7 @@ class Source(models.Model):
     legal_basis = models.CharField(max_length=20, choices=LegalBasis.choices)
     origin = models.CharField(max_length=300, help_text="Where the material came from.")
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the content as submitted.")
-    masked_content = models.TextField(help_text="The content after PII masking.")
+    masked_content = models.TextField(blank=True, help_text="The content after PII masking (empty if held back).")
     pii_counts = models.JSONField(default=dict, blank=True)
     screening = models.CharField(max_length=10, choices=Screening.choices)
     screening_reason = models.TextField(blank=True)
@@ -140,6 +140,9 @@ class GenerationJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"job for request #{self.request_id}: {self.done}/{self.total}"
+
     def progress(self) -> dict[str, object]:
         return {
             "done": self.done,
@@ -178,12 +181,18 @@ class Record(models.Model):
             models.UniqueConstraint(fields=["request", "slot_index"], name="record_slot_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"request #{self.request_id} slot {self.slot_index} ({self.status})"
+
 
 class QualityReport(models.Model):
     request = models.OneToOneField(DatasetRequest, on_delete=models.CASCADE, related_name="quality_report")
     passed = models.BooleanField()
     gates = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"quality report for request #{self.request_id}: {'passed' if self.passed else 'failed'}"
 
 
 class Approval(models.Model):
@@ -196,6 +205,9 @@ class Approval(models.Model):
     decision = models.CharField(max_length=10, choices=Decision.choices)
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.decision} of request #{self.request_id} by {self.approver_id}"
 
 
 class Dataset(models.Model):

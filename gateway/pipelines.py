@@ -8,7 +8,6 @@ returns without doing anything.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -120,7 +119,6 @@ def _generate_slot(*, request: DatasetRequest, spec: GenerationSpec, slot: int, 
     outcome = screen_content(content=generated.content, policy_version=policy, pseudonym_scope=f"request:{request.pk}")
     # Keyed hash of the raw output: proves which output a record came from without being a PII oracle.
     raw_digest = hashlib.sha256(json.dumps(generated.content, sort_keys=True, ensure_ascii=False).encode()).digest()
-    from compliance.screening import pseudonym_key
 
     provenance = {**base_provenance, **generated.provenance,
                   "raw_output_hmac": hashlib.blake2b(raw_digest, key=pseudonym_key("raw")[:32]).hexdigest()}
@@ -229,13 +227,16 @@ def gates_execute(*, request_id: int) -> QualityReport | None:
     policy = request.policy_version
     records = list(Record.objects.filter(request_id=request_id).values_list("pk", "status", "text"))
     accepted = [(pk, text) for pk, status, text in records if status == Record.Status.ACCEPTED]
-    held = sum(1 for _, status, _ in records if status != Record.Status.ACCEPTED)
     results: list[GateResult] = []
+    gate_error = ""
     try:
-        results.append(exact_duplicate_gate(accepted, max_duplicate_rate=policy.threshold("max_duplicate_rate")))
-        results.append(held_rate_gate(total=len(records), held=held, max_held_rate=policy.threshold("max_held_rate")))
-        results.append(yield_gate(requested=request.size, accepted=len(accepted), min_yield=policy.threshold("min_yield")))
-        gate_error = ""
+        dedup = exact_duplicate_gate(accepted, max_duplicate_rate=policy.threshold("max_duplicate_rate"))
+        results.append(dedup)
+        # Duplicates never ship; the gate's rate says whether the generator was producing filler.
+        kept = len(accepted) - len(dedup.flagged_ids)
+        results.append(held_rate_gate(total=len(records), held=len(records) - len(accepted),
+                                      max_held_rate=policy.threshold("max_held_rate")))
+        results.append(yield_gate(requested=request.size, accepted=kept, min_yield=policy.threshold("min_yield")))
     except Exception as exc:  # noqa: BLE001 - a gate that cannot run fails the dataset, never passes it
         gate_error = f"quality gate error: {type(exc).__name__}: {exc}"
     passed = not gate_error and all(r.passed for r in results)
@@ -249,8 +250,9 @@ def gates_execute(*, request_id: int) -> QualityReport | None:
         if duplicates:
             Record.objects.filter(pk__in=list(duplicates)).update(
                 status=Record.Status.HELD, reason="exact duplicate of an earlier record")
+        stored_gates = gates + ([{"error": gate_error}] if gate_error else [])
         report, _ = QualityReport.objects.update_or_create(
-            request=request, defaults={"passed": passed, "gates": gates + ([{"error": gate_error}] if gate_error else [])},
+            request=request, defaults={"passed": passed, "gates": stored_gates},
         )
         summary = {"passed": passed, "gates": {g["name"]: g["passed"] for g in gates}, "error": gate_error}
         if not passed:

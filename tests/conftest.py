@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from audit.signing import generate_key_file
 from compliance.services import policy_create, policy_version_create
 from gateway import services
 from gateway.models import Role
 
 
+@pytest.fixture(scope="session")
+def _session_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Tests run with DEBUG off, where a missing key is an error, so the session provisions one.
+    path = tmp_path_factory.mktemp("keys") / "audit-ed25519.pem"
+    generate_key_file(path)
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolated_paths(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _isolated_paths(settings: Any, tmp_path_factory: pytest.TempPathFactory, _session_signing_key: Path) -> None:
     """Each test session signs with its own key and writes datasets under a temporary folder."""
-    base = tmp_path_factory.getbasetemp()
     settings.GATEWAY = {
         **settings.GATEWAY,
-        "AUDIT_SIGNING_KEY_PATH": str(base / "keys" / "audit-ed25519.pem"),
-        "DATASET_DIR": str(base / "datasets"),
+        "AUDIT_SIGNING_KEY_PATH": str(_session_signing_key),
+        "DATASET_DIR": str(tmp_path_factory.getbasetemp() / "datasets"),
     }
 
 

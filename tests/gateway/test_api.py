@@ -86,7 +86,7 @@ def test_submit_and_cancel_by_role(api, people, policy_version, django_capture_o
         response = api(people["requester"]).post(f"/api/v1/requests/{request.pk}/submit/")
     assert response.status_code == 202 and response.json()["state"] == "submitted"
     assert len(callbacks) == 1  # generation is enqueued only after the commit
-    assert response.json()["progress"]["total"] == 5
+    assert response.json()["progress"]["total"] == 6
     again = api(people["requester"]).post(f"/api/v1/requests/{request.pk}/submit/")
     assert again.status_code == 409 and "submitted" in again.json()["detail"]
     assert api(people["approver"]).post(f"/api/v1/requests/{request.pk}/cancel/").status_code == 403

@@ -17,7 +17,7 @@ from gateway.models import Dataset, GenerationJob, Record, Source
 from gateway.states import RequestState
 from generation.types import Completion
 
-from .helpers import new_request, run_pipeline, submit_and_run
+from .helpers import new_request, submit_and_run
 
 S = RequestState
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,9 @@ class PlantingBackend:
     def complete(self, messages: list[dict], **_: Any) -> Completion:
         self.calls += 1
         text = json.dumps({"messages": [
-            {"role": "user", "content": f"我的身份证号{PLANTED_ID}，手机{PLANTED_PHONE}，卡号{PLANTED_CARD}，请帮我挂失。第{self.calls}次"},
+            {"role": "user",
+             "content": f"我的身份证号{PLANTED_ID}，手机{PLANTED_PHONE}，卡号{PLANTED_CARD}，"
+                        f"请帮我挂失。第{self.calls}次"},
             {"role": "assistant", "content": f"好的，已为您登记挂失申请，编号{self.calls}。"},
         ]}, ensure_ascii=False)
         return Completion(text=text, model=self.model, prompt_tokens=10, completion_tokens=20)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def test_every_state_has_a_transition_entry_and_terminal_states_are_final() -> None:
     assert set(TRANSITIONS) == set(S.values)
-    assert TERMINAL == {S.REJECTED, S.FAILED, S.CANCELLED, S.REVOKED}
+    assert {S.REJECTED, S.FAILED, S.CANCELLED, S.REVOKED} == TERMINAL
     assert S.RELEASED not in TERMINAL  # a released dataset can still be revoked
 
 
