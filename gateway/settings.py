@@ -161,10 +161,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
     # The filesystem transport expects its folders to exist.
-    for _folder in (_queue_dir, VAR_DIR / "celery" / "processed"):
+    for _folder in (_queue_dir, VAR_DIR / "celery" / "processed", VAR_DIR / "celery" / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
 # Job state lives in the database, so no result backend is needed.
 CELERY_TASK_IGNORE_RESULT = True
