@@ -8,6 +8,7 @@ returns without doing anything.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -117,11 +118,11 @@ def _generate_slot(*, request: DatasetRequest, spec: GenerationSpec, slot: int, 
         return _store(record, job_id=request.job.pk, usage=usage, error=record.reason)
     usage = {k: int(generated.usage.get(k, 0)) for k in usage}
     outcome = screen_content(content=generated.content, policy_version=policy, pseudonym_scope=f"request:{request.pk}")
-    # Keyed hash of the raw output: proves which output a record came from without being a PII oracle.
-    raw_digest = hashlib.sha256(json.dumps(generated.content, sort_keys=True, ensure_ascii=False).encode()).digest()
-
-    provenance = {**base_provenance, **generated.provenance,
-                  "raw_output_hmac": hashlib.blake2b(raw_digest, key=pseudonym_key("raw")[:32]).hexdigest()}
+    # A keyed hash of the raw output ties a record to what the model said without being a PII oracle:
+    # nobody without the key can test a guessed identifier against it.
+    raw = json.dumps(generated.content, sort_keys=True, ensure_ascii=False).encode()
+    raw_hmac = hmac.new(pseudonym_key(f"raw-output:{request.pk}"), raw, hashlib.sha256).hexdigest()
+    provenance = {**base_provenance, **generated.provenance, "raw_output_hmac": raw_hmac}
     masked = outcome.masked_content if outcome.masked_content is not None else None
     text = content_text(masked) if masked is not None else ""
     record = Record(
@@ -150,6 +151,14 @@ def _store(record: Record, *, job_id: int, usage: dict[str, int], error: str) ->
             elif record.status == Record.Status.HELD:
                 updates["held"] = F("held") + 1
             GenerationJob.objects.filter(pk=job_id).update(**updates)
+            audit_event_append(
+                actor=None, action="record.create", object_type="record", object_id=record.pk,
+                payload={"request_id": record.request_id, "slot": record.slot_index, "status": record.status,
+                         "reason": record.reason, "content_sha256": record.content_hash,
+                         "pii_counts": record.pii_counts, "safety": record.safety.get("verdict", ""),
+                         "model": record.provenance.get("model", ""),
+                         "prompt_hash": record.provenance.get("prompt_hash", "")},
+            )
     except IntegrityError:
         return 0  # another delivery of this chunk stored the slot first
     return 1
@@ -210,7 +219,10 @@ def screening_execute(*, request_id: int) -> None:
         except Exception as exc:  # noqa: BLE001 - a re-scan that cannot run must not let the record pass
             reason = f"residual PII re-scan failed, held back: {type(exc).__name__}"
         if reason:
-            Record.objects.filter(pk=record.pk).update(status=Record.Status.HELD, reason=reason)
+            with transaction.atomic():
+                Record.objects.filter(pk=record.pk).update(status=Record.Status.HELD, reason=reason)
+                audit_event_append(actor=None, action="record.hold", object_type="record", object_id=record.pk,
+                                   payload={"request_id": request_id, "reason": reason})
             residual_held += 1
     with transaction.atomic():
         _transition(request_id=request_id, target=S.GATED, actor=None, payload={"residual_held": residual_held})
@@ -250,6 +262,8 @@ def gates_execute(*, request_id: int) -> QualityReport | None:
         if duplicates:
             Record.objects.filter(pk__in=list(duplicates)).update(
                 status=Record.Status.HELD, reason="exact duplicate of an earlier record")
+            audit_event_append(actor=None, action="record.hold", object_type="dataset_request", object_id=request_id,
+                               payload={"reason": "exact duplicate", "record_ids": sorted(duplicates)})
         stored_gates = gates + ([{"error": gate_error}] if gate_error else [])
         report, _ = QualityReport.objects.update_or_create(
             request=request, defaults={"passed": passed, "gates": stored_gates},

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any, Protocol
 
-from generation.topics import DOMAIN_TOPICS
+from generation.topics import DOMAIN_TOPICS, Topic
 from generation.types import (
     Backend,
     Completion,
@@ -269,12 +269,20 @@ def messages_sha256(messages: list[dict[str, str]]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def domain_topics(domain: str) -> tuple[Topic, ...] | None:
+    """The topic list of the first known domain alias the request's domain names ("retail banking customer service")."""
+    key = re.sub(r"[\s\-]+", "_", domain.strip().lower())
+    if key in DOMAIN_TOPICS:
+        return DOMAIN_TOPICS[key]
+    return next((topics for alias, topics in DOMAIN_TOPICS.items() if alias in key), None)
+
+
 def topic_for_slot(spec: GenerationSpec, slot_index: int) -> str:
     """Topics named in the conditions (``topic: ...`` / ``主题：...``) first, else the domain's list."""
     named = [m.group(1) for c in spec.conditions if (m := _TOPIC_CONDITION.match(c))]
     if named:
         return named[slot_index % len(named)]
-    topics = DOMAIN_TOPICS.get(re.sub(r"[\s\-]+", "_", spec.domain.strip().lower()))
+    topics = domain_topics(spec.domain)
     if topics:
         return topics[slot_index % len(topics)].name(spec.language)
     return spec.domain

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,7 @@ DEMO_POLICY = "finance-default"
 
 class Command(BaseCommand):
     help = "Run one dataset request end to end and print a summary (the README's main job)."
+    _workers: list[subprocess.Popen[bytes]] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--records", type=int, default=50, help="How many records to request (default 50).")
@@ -62,7 +64,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"request #{request.pk}: {request.size} records, policy {version}, "
                           f"backend {options['backend']}, broker {self._broker_name()}")
-        workers = self._start_workers(options["workers"])
+        workers = self._workers = self._start_workers(options["workers"])
         try:
             services.dataset_request_submit(request=request, actor=users["alice"])
             request = self._wait(request.pk, {RequestState.AWAITING_APPROVAL, *TERMINAL}, options["timeout"])
@@ -110,12 +112,18 @@ class Command(BaseCommand):
         if settings.CELERY_TASK_ALWAYS_EAGER or count <= 0:
             return []
         procs = []
+        log_dir = Path(settings.VAR_DIR) / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
         for index in range(count):
-            procs.append(subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [sys.executable, "-m", "celery", "-A", "gateway", "worker", "--pool", "solo", "--loglevel", "WARNING",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"demo{index}@%h"],
-                env=os.environ.copy(), cwd=settings.BASE_DIR,
-            ))
+            log_path = log_dir / f"demo-worker-{index}.log"
+            with open(log_path, "ab") as log:
+                procs.append(subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                    [sys.executable, "-m", "celery", "-A", "gateway", "worker", "--pool", "solo",
+                     "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                     "-n", f"demo{index}@%h"],
+                    env=os.environ.copy(), cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+                ))
+        self.stdout.write(f"started {count} Celery worker process(es); logs in {log_dir}")
         return procs
 
     def _stop_workers(self, procs: list[subprocess.Popen[bytes]]) -> None:
@@ -143,6 +151,8 @@ class Command(BaseCommand):
                 last = line
             if request.state in states:
                 return request
+            if self._workers and all(proc.poll() is not None for proc in self._workers):
+                raise CommandError("every Celery worker process exited; see the logs under var/log/")
             if time.monotonic() > deadline:
                 raise CommandError(f"timed out after {timeout}s with request #{request_id} '{request.state}'")
             time.sleep(0.5)
