@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
@@ -18,6 +18,10 @@ urlpatterns = [
     path("audit/verify/", views.AuditVerify.as_view(), name="audit-verify"),
     path("policies/", views.PolicyVersionList.as_view(), name="policy-list"),
     path("policies/<int:pk>/", views.PolicyVersionDetail.as_view(), name="policy-detail"),
+    path("compliance/", include("gateway.api.compliance_urls")),
+    path("quality/", include("gateway.api.quality_urls")),
+    path("generation/", include("gateway.api.generation_urls")),
+    path("audit/", include("gateway.api.audit_proofs_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -12,6 +12,7 @@ from audit.models import AuditEvent
 from compliance.identifiers import luhn_check_digit, resident_id_check_char
 from compliance.services import policy_version_create
 from gateway import pipelines, services
+from gateway.pipelines import generation as generation_pipeline
 from gateway.errors import DownloadRefused
 from gateway.models import Dataset, GenerationJob, Record, Source
 from gateway.states import RequestState
@@ -87,7 +88,7 @@ def test_offline_request_runs_to_awaiting_approval_and_releases(people, policy_v
 
 
 def test_planted_resident_id_and_phone_never_stored_unmasked(people, policy_version, monkeypatch) -> None:
-    monkeypatch.setattr(pipelines, "backend_from_settings", PlantingBackend)
+    monkeypatch.setattr(generation_pipeline, "backend_from_settings", PlantingBackend)
     source = services.source_add(
         actor=people["requester"], team=people["requester"].membership.team, name="客服样例",
         content=f"客户：我的身份证{PLANTED_ID}，电话{PLANTED_PHONE}。", licence="internal",
@@ -139,7 +140,7 @@ def test_policy_without_human_approval_releases_after_gates(people, policy_versi
 
 def test_redelivered_chunk_neither_duplicates_records_nor_calls_again(people, policy_version, monkeypatch) -> None:
     backend = PlantingBackend()
-    monkeypatch.setattr(pipelines, "backend_from_settings", lambda *a, **k: backend)
+    monkeypatch.setattr(generation_pipeline, "backend_from_settings", lambda *a, **k: backend)
     request = new_request(people["requester"], policy_version, size=6)
     services.dataset_request_submit(request=request, actor=people["requester"])
     pipelines.generation_start(request_id=request.pk)
