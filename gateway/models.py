@@ -74,6 +74,8 @@ class Source(models.Model):
     screening = models.CharField(max_length=10, choices=Screening.choices)
     screening_reason = models.TextField(blank=True)
     screened_at = models.DateTimeField()
+    harmful_rate = models.FloatField(null=True, blank=True, help_text="Share of the source flagged as harmful.")
+    safety_summary = models.JSONField(default=dict, blank=True)
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,11 +90,14 @@ class Source(models.Model):
 class RequestKind(models.TextChoices):
     DIALOGUE = "dialogue", "Multi-turn dialogue"
     QA = "qa", "Instruction / response"
+    MATH = "math", "Maths problem with worked solution"
 
 
 class DatasetRequest(models.Model):
     class Strategy(models.TextChoices):
         PROMPT_TEMPLATE = "prompt_template", "Prompt template"
+        MULTI_STEP = "multi_step", "Multi-step (theme → subcategories → items)"
+        KNOWLEDGE_TREE = "knowledge_tree", "Knowledge tree (Condor Void + Refine)"
 
     class Backend(models.TextChoices):
         OFFLINE = "offline", "Offline (no model, no network)"
@@ -110,6 +115,13 @@ class DatasetRequest(models.Model):
     size = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(1_000_000)])
     task = models.TextField(blank=True, help_text="Task description given to the generator.")
     seed = models.PositiveIntegerField(default=0)
+    options = models.JSONField(
+        default=dict, blank=True,
+        help_text="Strategy options: conditions, subcategory mix, knowledge-tree nodes, task types, difficulty.",
+    )
+    budget_limit = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="Stop the job at this cost (currency units)."
+    )
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="requests")
     sources = models.ManyToManyField(Source, blank=True, related_name="requests")
     state = models.CharField(max_length=24, choices=RequestState.choices, default=RequestState.DRAFT)
@@ -133,6 +145,12 @@ class GenerationJob(models.Model):
     held = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveBigIntegerField(default=0)
     completion_tokens = models.PositiveBigIntegerField(default=0)
+    calls = models.PositiveBigIntegerField(default=0)
+    retries = models.PositiveBigIntegerField(default=0)
+    cache_hits = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    estimated_cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    stats = models.JSONField(default=dict, blank=True)
     chunk_size = models.PositiveIntegerField()
     backend = models.CharField(max_length=20)
     model = models.CharField(max_length=200, blank=True)
@@ -165,6 +183,8 @@ class Record(models.Model):
     slot_index = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices)
     reason = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, blank=True)
+    category = models.CharField(max_length=200, blank=True, help_text="Subcategory or knowledge-tree node.")
     content = models.JSONField(null=True, blank=True, help_text="Masked content only.")
     text = models.TextField(blank=True, help_text="Masked flattened text.")
     content_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the masked text.")
@@ -224,6 +244,9 @@ class Dataset(models.Model):
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the JSONL file.")
     record_count = models.PositiveIntegerField()
     manifest = models.JSONField()
+    merkle_root = models.CharField(max_length=64, blank=True, help_text="RFC 6962 root over the released records.")
+    card = models.TextField(blank=True, help_text="Dataset card (Markdown).")
+    extra = models.JSONField(default=dict, blank=True)
     released_at = models.DateTimeField()
     revoked_reason = models.TextField(blank=True)
 
