@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -14,7 +13,7 @@ from audit.services import audit_event_append
 from .models import Policy, PolicyVersion
 
 
-def policy_create(*, name: str, description: str = "", actor: AbstractBaseUser | None) -> Policy:
+def policy_create(*, name: str, description: str = "", actor: Any) -> Policy:
     with transaction.atomic():
         policy = Policy(name=name, description=description)
         policy.full_clean()
@@ -29,7 +28,7 @@ def policy_create(*, name: str, description: str = "", actor: AbstractBaseUser |
 def policy_version_create(
     *,
     policy: Policy,
-    actor: AbstractBaseUser | None,
+    actor: Any,
     pii_operators: dict[str, str] | None = None,
     safety_actions: dict[str, str] | None = None,
     gate_thresholds: dict[str, float] | None = None,
@@ -72,7 +71,7 @@ def policy_version_create(
     return version
 
 
-def policy_version_update(*, version: PolicyVersion, actor: AbstractBaseUser | None, **changes: Any) -> PolicyVersion:
+def policy_version_update(*, version: PolicyVersion, actor: Any, **changes: Any) -> PolicyVersion:
     """Change a version that has not screened data yet. Raises ``PolicyVersionLocked`` otherwise."""
     with transaction.atomic():
         for field, value in changes.items():
@@ -86,7 +85,7 @@ def policy_version_update(*, version: PolicyVersion, actor: AbstractBaseUser | N
     return version
 
 
-def policy_version_lock(*, version: PolicyVersion, actor: AbstractBaseUser | None) -> PolicyVersion:
+def policy_version_lock(*, version: PolicyVersion, actor: Any) -> PolicyVersion:
     """Freeze ``version`` (idempotent). Called when the version is first used to screen data."""
     with transaction.atomic():
         locked = PolicyVersion.objects.select_for_update().get(pk=version.pk)

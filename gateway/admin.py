@@ -6,8 +6,6 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from compliance.models import PolicyVersion
-
 from . import services
 from .models import DatasetRequest, LegalBasis, Source, Team, TeamMembership
 
@@ -57,7 +55,7 @@ class SourceAdmin(admin.ModelAdmin):
         created = services.source_add(
             actor=request.user, team=data["team"], name=data["name"], kind=data["kind"], licence=data["licence"],
             legal_basis=data["legal_basis"] or LegalBasis.NONE, origin=data["origin"], content=data["content"],
-            policy_version=data["policy_version"] if isinstance(data["policy_version"], PolicyVersion) else None,
+            policy_version=data["policy_version"],
         )
         obj.pk = created.pk
 

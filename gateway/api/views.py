@@ -56,7 +56,9 @@ class RequestOutput(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     quality_report = serializers.SerializerMethodField()
     dataset_id = serializers.SerializerMethodField()
-    source_ids = serializers.PrimaryKeyRelatedField(source="sources", many=True, read_only=True)
+    source_ids: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        source="sources", many=True, read_only=True
+    )
 
     class Meta:
         model = DatasetRequest
