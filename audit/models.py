@@ -24,7 +24,7 @@ class AuditSigningKey(models.Model):
         primary_key=True,
         help_text="First 16 hex digits of the SHA-256 of the raw public key.",
     )
-    algorithm = models.CharField(max_length=16, default="ed25519")
+    algorithm = models.CharField(max_length=16, default="ed25519", help_text="ed25519 or sm2.")
     public_key_pem = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     # A retired key verifies what it signed before retirement and may sign nothing after it.
@@ -47,6 +47,10 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=HEAD_PK)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # The Merkle tree's compact range: hex hashes of the full subtrees that make up [0, last_seq).
+    tree_frontier = models.JSONField(default=list, blank=True)
+    checkpoint_count = models.BigIntegerField(default=0)
+    checkpoint_hash = models.CharField(max_length=64, default=GENESIS_HASH)
 
     class Meta:
         constraints = [
@@ -93,3 +97,46 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError("audit events are append-only and cannot be deleted")
+
+
+class AuditTreeNode(models.Model):
+    """The hash of one full subtree of the RFC 6962 tree over the events, stored once complete.
+
+    ``key`` is ``level << 48 | index`` (see ``audit.merkle.node_key``); level 0 holds the leaf hash
+    of event ``seq = index + 1``. Append-only, like the events.
+    """
+
+    key = models.BigIntegerField(primary_key=True)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"tree node {self.key >> 48}/{self.key & ((1 << 48) - 1)}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed tree head: size, root, time and the hash of the previous checkpoint."""
+
+    class Kind(models.TextChoices):
+        INTERVAL = "interval"
+        RELEASE = "release"
+        HEARTBEAT = "heartbeat"
+        MANUAL = "manual"
+        KEY_ROTATION = "key_rotation"
+
+    index = models.PositiveBigIntegerField(unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    tree_size = models.PositiveBigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    prev_checkpoint_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=128)
+    sm2_key_id = models.CharField(max_length=16, blank=True)
+    sm2_signature = models.CharField(max_length=256, blank=True)
+    checkpoint_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["index"]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.index} ({self.kind}) size {self.tree_size}"

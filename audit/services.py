@@ -13,19 +13,22 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from audit.canonical import canonical_json_bytes, payload_check_storable
-from audit.models import GENESIS_HASH, HEAD_PK, AuditChainHead, AuditEvent
+from audit import merkle
+from audit.canonical import canonical_json_bytes, canonical_number, payload_check_storable
+from audit.conf import audit_setting
+from audit.models import GENESIS_HASH, HEAD_PK, AuditChainHead, AuditEvent, AuditTreeNode
 from audit.signing import ensure_public_key_registered, signing_key
 
 ACTION_PATTERN = re.compile(r"[a-z_]+(\.[a-z_]+)+")
 SYSTEM_ACTOR_NAME = "system"
+_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 _ACTION_MAX = AuditEvent._meta.get_field("action").max_length or 100
 _OBJECT_TYPE_MAX = AuditEvent._meta.get_field("object_type").max_length or 64
 _OBJECT_ID_MAX = AuditEvent._meta.get_field("object_id").max_length or 255
 
 
-def audit_hash_for_event_fields(
+def audit_event_document(
     *,
     seq: int,
     created_at: datetime,
@@ -37,15 +40,14 @@ def audit_hash_for_event_fields(
     payload: dict[str, Any],
     prev_hash: str,
     key_id: str,
-) -> str:
-    """The hex SHA-256 of an event's canonical JSON. Appending and verifying both use this.
+) -> dict[str, Any]:
+    """The JSON document an event stands for; its RFC 8785 bytes are hashed into chain and tree.
 
-    Raises ``ValueError`` for a naive ``created_at`` and ``TypeError``/``ValueError`` for a payload
-    that has no canonical form.
+    Raises ``ValueError`` for a naive ``created_at``.
     """
     if timezone.is_naive(created_at):
         raise ValueError("created_at must be timezone-aware")
-    document = {
+    return {
         "seq": seq,
         "created_at": created_at.astimezone(UTC).isoformat(),
         "actor_id": actor_id,
@@ -57,7 +59,73 @@ def audit_hash_for_event_fields(
         "prev_hash": prev_hash,
         "key_id": key_id,
     }
-    return hashlib.sha256(canonical_json_bytes(document)).hexdigest()
+
+
+def audit_event_canonical_bytes(
+    *,
+    seq: int,
+    created_at: datetime,
+    actor_id: int | None,
+    actor_name: str,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    payload: dict[str, Any],
+    prev_hash: str,
+    key_id: str,
+) -> bytes:
+    """``canonical_json_bytes(audit_event_document(...))``, written out in key order for speed.
+
+    The verifier calls this for every event; the test suite checks it equals the general form.
+    """
+    if timezone.is_naive(created_at):
+        raise ValueError("created_at must be timezone-aware")
+    if actor_id is not None and (isinstance(actor_id, bool) or not isinstance(actor_id, int)):
+        raise TypeError(f"actor_id must be an int or None, got {actor_id!r}")
+    if not isinstance(payload, dict):
+        raise TypeError(f"payload must be a JSON object, got {type(payload).__name__}")
+    text = (
+        '{"action":' + _encode_string(action)
+        + ',"actor_id":' + ("null" if actor_id is None else canonical_number(actor_id))
+        + ',"actor_name":' + _encode_string(actor_name)
+        + ',"created_at":' + _encode_string(created_at.astimezone(UTC).isoformat())
+        + ',"key_id":' + _encode_string(key_id)
+        + ',"object_id":' + _encode_string(str(object_id))
+        + ',"object_type":' + _encode_string(object_type)
+        + ',"payload":'
+    )
+    return text.encode("utf-8") + canonical_json_bytes(payload) + (
+        ',"prev_hash":' + _encode_string(prev_hash) + ',"seq":' + canonical_number(seq) + "}"
+    ).encode("utf-8")
+
+
+def audit_hash_for_event_fields(**fields: Any) -> str:
+    """The hex SHA-256 of an event's canonical JSON (its chain hash). Appending and verifying use this.
+
+    Takes the keyword arguments of ``audit_event_document``. Raises ``ValueError`` for a naive
+    ``created_at`` and ``TypeError``/``ValueError`` for a payload that has no canonical form.
+    """
+    return hashlib.sha256(audit_event_canonical_bytes(**fields)).hexdigest()
+
+
+def audit_event_leaf_hash(event: AuditEvent) -> bytes:
+    """The RFC 6962 leaf hash of a stored event: SHA-256(0x00 || RFC 8785 bytes of its document)."""
+    return merkle.leaf_hash(canonical_json_bytes(audit_event_document_of(event)))
+
+
+def audit_event_document_of(event: AuditEvent) -> dict[str, Any]:
+    return audit_event_document(
+        seq=event.seq,
+        created_at=event.created_at,
+        actor_id=event.actor_id,
+        actor_name=event.actor_name,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        payload=event.payload,
+        prev_hash=event.prev_hash,
+        key_id=event.key_id,
+    )
 
 
 def audit_signature_message(event_hash: str) -> bytes:
@@ -115,7 +183,7 @@ def audit_event_append(
         seq = head.last_seq + 1
         # Whole seconds: the stored value and its isoformat() are then identical on every backend.
         created_at = timezone.now().replace(microsecond=0)
-        event_hash = audit_hash_for_event_fields(
+        document = audit_event_document(
             seq=seq,
             created_at=created_at,
             actor_id=actor_id,
@@ -127,6 +195,8 @@ def audit_event_append(
             prev_hash=head.last_hash,
             key_id=key.key_id,
         )
+        document_bytes = canonical_json_bytes(document)
+        event_hash = hashlib.sha256(document_bytes).hexdigest()
         event = AuditEvent.objects.create(
             seq=seq,
             created_at=created_at,
@@ -141,10 +211,27 @@ def audit_event_append(
             key_id=key.key_id,
             signature=key.private_key.sign(audit_signature_message(event_hash)).hex(),
         )
+        frontier = tree_frontier_of(head)
+        completed = frontier.append(merkle.leaf_hash(document_bytes))
+        AuditTreeNode.objects.bulk_create(
+            [AuditTreeNode(key=merkle.node_key(level, index), hash=value.hex()) for level, index, value in completed]
+        )
         head.last_seq = seq
         head.last_hash = event_hash
-        head.save(update_fields=["last_seq", "last_hash"])
+        head.tree_frontier = [value.hex() for value in frontier.hashes]
+        head.save(update_fields=["last_seq", "last_hash", "tree_frontier"])
+        interval = audit_setting("CHECKPOINT_EVERY_EVENTS")
+        if interval and seq % interval == 0:
+            # Imported here: checkpoints import this module for the locked head.
+            from audit.checkpoints import checkpoint_create_locked
+
+            checkpoint_create_locked(head=head, kind="interval")
     return event
+
+
+def tree_frontier_of(head: AuditChainHead) -> merkle.Frontier:
+    """The head's compact range as a ``Frontier`` (raises ``ValueError`` if it does not fit the size)."""
+    return merkle.Frontier(head.last_seq, [bytes.fromhex(value) for value in head.tree_frontier or []])
 
 
 def _actor_identity(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:

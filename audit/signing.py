@@ -190,3 +190,83 @@ def _public_key_from_pem(public_key_pem: str) -> Ed25519PublicKey | None:
     except (ValueError, UnsupportedAlgorithm):  # UnicodeEncodeError is a ValueError
         return None
     return public_key if isinstance(public_key, Ed25519PublicKey) else None
+
+
+@dataclass(frozen=True)
+class Sm2Signer:
+    """An SM2 key (GB/T 32918, signature over SM3 with the default user id) for second signatures."""
+
+    key_id: str
+    private_key_hex: str
+    public_key_hex: str
+
+    def sign(self, message: bytes) -> str:
+        from gmssl import sm2  # optional dependency: imported only when an SM2 key is configured
+
+        signer = sm2.CryptSM2(public_key=self.public_key_hex, private_key=self.private_key_hex)
+        return str(signer.sign_with_sm3(message))
+
+
+def sm2_signer() -> Sm2Signer | None:
+    """The configured SM2 key (``settings.AUDIT["SM2_KEY_PATH"]``), registered; ``None`` when unset.
+
+    The key file holds the 32-byte private key as 64 hex digits. Raises ``ImproperlyConfigured`` when
+    the file is unreadable or ``gmssl`` is not installed.
+    """
+    from audit.conf import audit_setting
+
+    path = str(audit_setting("SM2_KEY_PATH") or "")
+    if not path:
+        return None
+    signer = _load_sm2_key(path)
+    row, _created = AuditSigningKey.objects.get_or_create(
+        key_id=signer.key_id, defaults={"algorithm": "sm2", "public_key_pem": signer.public_key_hex}
+    )
+    if row.public_key_pem.strip() != signer.public_key_hex or row.algorithm != "sm2":
+        raise ImproperlyConfigured(f"The stored public key for SM2 key {signer.key_id} does not match the key file.")
+    return signer
+
+
+def sm2_key_id_for_public_hex(public_key_hex: str) -> str:
+    return hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:16]
+
+
+def sm2_generate_key_file(path: str | os.PathLike[str]) -> Sm2Signer:
+    """Write a new SM2 private key (hex, mode 0600) to ``path``; refuses to overwrite."""
+    import secrets
+
+    target = Path(path)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    _load_sm2_key.cache_clear()
+    return _load_sm2_key(str(target))
+
+
+def sm2_verify(public_key_hex: str, signature_hex: str, message: bytes) -> bool:
+    try:
+        from gmssl import sm2
+    except ImportError:  # pragma: no cover - depends on the optional dependency
+        return False
+    try:
+        return bool(sm2.CryptSM2(public_key=public_key_hex, private_key=None).verify_with_sm3(signature_hex, message))
+    except (ValueError, TypeError, IndexError):
+        return False
+
+
+@functools.lru_cache(maxsize=4)
+def _load_sm2_key(path: str) -> Sm2Signer:
+    try:
+        from gmssl import sm2
+    except ImportError as exc:
+        raise ImproperlyConfigured("settings.AUDIT['SM2_KEY_PATH'] is set but gmssl is not installed") from exc
+    try:
+        private_hex = Path(path).read_text().strip().lower()
+        int(private_hex, 16)
+    except (OSError, ValueError) as exc:
+        raise ImproperlyConfigured(f"Cannot read the SM2 key file {path}: {exc}") from exc
+    if len(private_hex) != 64:
+        raise ImproperlyConfigured(f"{path} must hold a 32-byte SM2 private key as 64 hex digits")
+    public_hex = str(sm2.CryptSM2(public_key="", private_key=private_hex)._kg(int(private_hex, 16), sm2.default_ecc_table["g"]))
+    return Sm2Signer(key_id=sm2_key_id_for_public_hex(public_hex), private_key_hex=private_hex, public_key_hex=public_hex)

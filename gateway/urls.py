@@ -4,4 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("gateway.api.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("gateway.web.urls")),
 ]

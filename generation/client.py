@@ -8,6 +8,9 @@ logged, never put in an error message, never part of provenance.
 from __future__ import annotations
 
 import logging
+import random
+import threading
+import time
 from typing import Any
 
 import openai
@@ -24,8 +27,72 @@ _TRANSIENT_ERRORS: tuple[type[openai.APIError], ...] = (
     openai.RateLimitError,
     openai.InternalServerError,
 )
-# The client retries these statuses itself, so when one still surfaces it is just as transient.
+# 408/409 are "try again" answers too; everything else in 4xx is permanent.
 _TRANSIENT_STATUSES = frozenset({408, 409})
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+
+
+class AdaptiveLimiter:
+    """How many calls may be in flight at once, shared by every thread of one backend.
+
+    Additive increase / multiplicative decrease: a 429 halves the limit and pauses *all* callers until
+    the server's Retry-After has passed; every ``limit`` successes in a row raise it by one again, up
+    to the configured concurrency. So a job backs off together instead of 32 threads hammering a
+    server that has said "slow down".
+    """
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = max(1, maximum)
+        self.limit = self.maximum
+        self.in_flight = 0
+        self.paused_until = 0.0
+        self.throttled = 0
+        self._successes = 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._cond:
+            while True:
+                wait = self.paused_until - time.monotonic()
+                if wait <= 0 and self.in_flight < self.limit:
+                    self.in_flight += 1
+                    return
+                self._cond.wait(timeout=wait if wait > 0 else 0.5)
+
+    def release(self, *, throttled_for: float | None = None) -> None:
+        with self._cond:
+            self.in_flight -= 1
+            if throttled_for is not None:
+                self.throttled += 1
+                self.limit = max(1, self.limit // 2)
+                self._successes = 0
+                self.paused_until = max(self.paused_until, time.monotonic() + throttled_for)
+            else:
+                self._successes += 1
+                if self.limit < self.maximum and self._successes >= self.limit:
+                    self.limit += 1
+                    self._successes = 0
+            self._cond.notify_all()
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The server's Retry-After (``retry-after-ms`` or ``retry-after`` in seconds), if it sent one."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw) * scale
+        except ValueError:
+            continue  # an HTTP-date: fall back to our own back-off
+        if 0 <= value <= 300:
+            return value
+    return None
 
 
 class OpenAIBackend:
@@ -33,17 +100,21 @@ class OpenAIBackend:
 
     name = "openai"
 
-    def __init__(self, base_url: str, api_key: str, model: str, timeout: float, max_retries: int) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, model: str, timeout: float, max_retries: int, concurrency: int = 8
+    ) -> None:
         self.base_url = base_url
         self.model = model
         self.timeout = timeout
         self.max_retries = max_retries
         self._secret = api_key
-        # The client's own retries (with backoff, honouring Retry-After) cover transient failures only:
-        # connection errors, timeouts, 408, 409, 429 and 5xx. It never retries 400/401/403/404/422.
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+        # We retry ourselves (transient errors only, honouring Retry-After) so that every retry is counted
+        # and a 429 slows down every thread of the job, not just the one that got it.
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+        self.limiter = AdaptiveLimiter(concurrency)
         # Some local servers reject response_format; after the first such 400 we stop sending it.
         self.json_mode_supported = True
+        self._rng = random.Random()  # noqa: S311 -- back-off jitter, not security
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(base_url={self.base_url!r}, model={self.model!r})"
@@ -57,7 +128,43 @@ class OpenAIBackend:
         seed: int | None,
         json_mode: bool,
     ) -> Completion:
-        """One chat completion. Raises ``TransientGenerationError`` or ``GenerationError``."""
+        """One chat completion. Raises ``TransientGenerationError`` (retries spent) or ``GenerationError``.
+
+        Transient failures (time-outs, connection errors, 408/409/429/5xx) are retried up to
+        ``max_retries`` times with exponential back-off and jitter, or after the server's Retry-After.
+        """
+        retries = 0
+        while True:
+            throttled_for: float | None = None
+            self.limiter.acquire()
+            try:
+                completion = self._complete_once(messages, temperature, max_tokens, seed, json_mode)
+            except TransientGenerationError as exc:
+                delay = getattr(exc, "retry_after", None)
+                if getattr(exc, "status", None) == 429:
+                    throttled_for = delay if delay is not None else self._backoff(retries)
+                if retries >= self.max_retries:
+                    raise
+                retries += 1
+                wait = delay if delay is not None else self._backoff(retries - 1)
+                logger.info("transient failure from %s (%s); retry %d in %.2fs", self.base_url, exc, retries, wait)
+            else:
+                return Completion(
+                    text=completion.text, model=completion.model, prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens, retries=retries,
+                    finish_reason=completion.finish_reason,
+                )
+            finally:
+                self.limiter.release(throttled_for=throttled_for)
+            if throttled_for is None:
+                time.sleep(wait)  # a 429 pauses the limiter itself, so every thread waits together
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt) * (0.5 + self._rng.random() / 2))
+
+    def _complete_once(
+        self, messages: list[dict[str, str]], temperature: float, max_tokens: int, seed: int | None, json_mode: bool
+    ) -> Completion:
         want_json = json_mode and self.json_mode_supported
         try:
             response = self._create(messages, temperature, max_tokens, seed, json_mode=want_json)
@@ -85,6 +192,7 @@ class OpenAIBackend:
             model=response.model or self.model,
             prompt_tokens=(usage.prompt_tokens or 0) if usage is not None else 0,
             completion_tokens=(usage.completion_tokens or 0) if usage is not None else 0,
+            finish_reason=str(response.choices[0].finish_reason or "stop"),
         )
 
     def _create(
@@ -120,5 +228,8 @@ class OpenAIBackend:
             detail = detail.replace(self._secret, "[redacted]")
         detail = detail[:500]
         if isinstance(exc, _TRANSIENT_ERRORS) or status in _TRANSIENT_STATUSES:
-            return TransientGenerationError(f"{type(exc).__name__} from {where}: {detail}")
+            error = TransientGenerationError(f"{type(exc).__name__} from {where}: {detail}")
+            error.status = status  # type: ignore[attr-defined]
+            error.retry_after = retry_after_seconds(exc)  # type: ignore[attr-defined]
+            return error
         return GenerationError(f"{type(exc).__name__} from {where}: {detail}")

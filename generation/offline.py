@@ -22,6 +22,7 @@ from typing import Any
 from faker import Faker
 
 from compliance.identifiers import luhn_check_digit, resident_id_check_char
+from generation.offline_steps import STEP_SCHEMAS, step_output
 from generation.topics import Topic, topic_lookup
 from generation.types import Completion
 
@@ -876,8 +877,16 @@ class OfflineBackend:
         rng_seed = int.from_bytes(hashlib.sha256(canonical.encode("utf-8")).digest()[:8], "big")
         rng = random.Random(rng_seed)  # noqa: S311 -- reproducible fake data, not security
         schema, language, topic_name = _directives(messages)
-        if schema == "qa":
-            content: dict[str, Any] = _qa(rng, rng_seed, language, topic_name)
+        if schema in STEP_SCHEMAS:
+            prompt = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+            with _faker_lock:
+                faker = _faker("zh_CN" if language == "zh" else "en_US")
+                faker.seed_instance(rng_seed)
+                content: dict[str, Any] = step_output(
+                    schema, rng=rng, faker=faker, language=language, topic=topic_name, prompt=prompt
+                )
+        elif schema == "qa":
+            content = _qa(rng, rng_seed, language, topic_name)
         else:
             content = _dialogue(rng, rng_seed, language, topic_name)
         text = json.dumps(content, ensure_ascii=False)
@@ -907,7 +916,7 @@ def _directives(messages: list[dict[str, str]]) -> tuple[str, str, str]:
     schema = found.get("OUTPUT_SCHEMA", "dialogue").lower()
     language = found.get("LANGUAGE", "zh").lower()
     return (
-        schema if schema in ("dialogue", "qa") else "dialogue",
+        schema if schema in ("dialogue", "qa", *STEP_SCHEMAS) else "dialogue",
         language if language in ("zh", "en") else "zh",
         found.get("TOPIC", ""),
     )

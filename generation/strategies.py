@@ -65,12 +65,17 @@ _DIRECTIVES = "OUTPUT_SCHEMA: $kind\nLANGUAGE: $language\nTOPIC: $topic"
 
 _DIALOGUE_JSON = '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}'
 _QA_JSON = '{"instruction": "...", "response": "..."}'
+_MATH_JSON = '{"problem": "...", "steps": ["...", "..."], "final_answer": "..."}'
 _SCHEMA_HINTS = {
     ("dialogue", "zh"): _DIALOGUE_JSON + "\nuser 与 assistant 交替发言，由 user 开始，至少 2 条，content 不能为空。",
     ("dialogue", "en"): _DIALOGUE_JSON + "\nTurns alternate user/assistant, starting with user, at least 2, "
     "no empty content.",
     ("qa", "zh"): _QA_JSON + "\n两个字段都必须是非空字符串。",
     ("qa", "en"): _QA_JSON + "\nBoth fields must be non-empty strings.",
+    ("math", "zh"): _MATH_JSON
+    + "\nsteps 是逐步推导（至少 1 步），final_answer 只写最终结果（数值或表达式），不超过 100 字。",
+    ("math", "en"): _MATH_JSON + "\nsteps is the step-by-step working (at least 1 step); final_answer holds only the "
+    "final result (a number or expression), at most 100 characters.",
 }
 
 _ZH_SYSTEM = (
@@ -129,6 +134,31 @@ TEMPLATES: dict[tuple[str, str], PromptTemplate] = {
         repair=_ZH_REPAIR,
         schema=_SCHEMA_HINTS[("qa", "zh")],
     ),
+    ("math", "zh"): PromptTemplate(
+        template_id="prompt_template.math.zh",
+        version=1,
+        system=_ZH_SYSTEM,
+        user=(
+            "任务：$task\n用途：$purpose\n领域：$domain\n主题：$topic\n${conditions}${examples}"
+            "请围绕上述主题出一道应用数学题，并给出逐步解题过程和明确的最终答案，计算必须准确。\n"
+            "只输出如下格式的 JSON：\n$schema\n\n" + _DIRECTIVES
+        ),
+        repair=_ZH_REPAIR,
+        schema=_SCHEMA_HINTS[("math", "zh")],
+    ),
+    ("math", "en"): PromptTemplate(
+        template_id="prompt_template.math.en",
+        version=1,
+        system=_EN_SYSTEM,
+        user=(
+            "Task: $task\nPurpose: $purpose\nDomain: $domain\nTopic: $topic\n${conditions}${examples}"
+            "Write one applied maths problem about this topic with a step-by-step solution and a clearly "
+            "separated final answer. The arithmetic must be exact.\nOutput only JSON in this format:\n$schema\n\n"
+            + _DIRECTIVES
+        ),
+        repair=_EN_REPAIR,
+        schema=_SCHEMA_HINTS[("math", "en")],
+    ),
     ("qa", "en"): PromptTemplate(
         template_id="prompt_template.qa.en",
         version=1,
@@ -153,14 +183,16 @@ class PromptTemplateStrategy:
 
     name = "prompt_template"
 
-    def generate(self, *, spec: GenerationSpec, slot_index: int, backend: Backend) -> GeneratedRecord:
-        """One validated record for ``slot_index``.
+    def generate(
+        self, *, spec: GenerationSpec, slot_index: int, backend: Backend, topic: str | None = None
+    ) -> GeneratedRecord:
+        """One validated record for ``slot_index`` (about ``topic``, default: the slot's topic).
 
         Raises ``MalformedOutputError`` when the output still fails the schema after one repair call,
         and lets the backend's ``TransientGenerationError`` / ``GenerationError`` through untouched.
         """
         template = TEMPLATES[(spec.kind, spec.language)]
-        topic = topic_for_slot(spec, slot_index)
+        topic = topic or topic_for_slot(spec, slot_index)
         seed = spec.seed * SLOT_SEED_MULTIPLIER + slot_index
         values = {
             "task": spec.task,
@@ -247,13 +279,19 @@ class PromptTemplateStrategy:
         )
 
 
-_STRATEGIES: dict[str, Callable[[], Strategy]] = {
-    PromptTemplateStrategy.name: PromptTemplateStrategy,
-}
+STRATEGY_NAMES = ("prompt_template", "multi_step", "knowledge_tree")
 
 
 def strategy_for_name(name: str) -> Strategy:
     """A fresh strategy instance; ``GenerationConfigError`` for a name we don't know."""
+    # The chained strategies build on this module's helpers, so they are imported on first use.
+    from generation.multistep import KnowledgeTreeStrategy, MultiStepStrategy
+
+    _STRATEGIES: dict[str, Callable[[], Strategy]] = {
+        PromptTemplateStrategy.name: PromptTemplateStrategy,
+        MultiStepStrategy.name: MultiStepStrategy,
+        KnowledgeTreeStrategy.name: KnowledgeTreeStrategy,
+    }
     try:
         return _STRATEGIES[name]()
     except KeyError:
@@ -327,6 +365,10 @@ def validate_output(text: str, kind: str) -> dict[str, Any]:
         raise _Invalid(f"top level is {type(data).__name__}, not an object")
     if kind == "dialogue":
         return {"messages": _validate_dialogue(data)}
+    if kind == "math":
+        return _validate_math(data)
+    if kind in _STEP_SCHEMAS:
+        return _STEP_SCHEMAS[kind](data)
     return _validate_qa(data)
 
 
@@ -360,8 +402,69 @@ def _validate_qa(data: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+MAX_FINAL_ANSWER_CHARS = 100
+
+
+def _validate_math(data: dict[str, Any]) -> dict[str, Any]:
+    problem = data.get("problem")
+    if not isinstance(problem, str) or not problem.strip():
+        raise _Invalid("'problem' must be a non-empty string")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise _Invalid("'steps' must be a non-empty list of strings")
+    if not all(isinstance(step, str) and step.strip() for step in steps):
+        raise _Invalid("every item of 'steps' must be a non-empty string")
+    final = data.get("final_answer")
+    if isinstance(final, int | float) and not isinstance(final, bool):
+        final = str(final)
+    if not isinstance(final, str) or not final.strip():
+        raise _Invalid("'final_answer' must be a non-empty string or number")
+    if len(final.strip()) > MAX_FINAL_ANSWER_CHARS:
+        raise _Invalid(f"'final_answer' must be the result only (at most {MAX_FINAL_ANSWER_CHARS} characters)")
+    return {"problem": problem.strip(), "steps": [step.strip() for step in steps], "final_answer": final.strip()}
+
+
+def _string_field(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def check(data: dict[str, Any]) -> dict[str, Any]:
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise _Invalid(f"{name!r} must be a non-empty string")
+        return {name: value.strip()}
+
+    return check
+
+
+def _string_list(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def check(data: dict[str, Any]) -> dict[str, Any]:
+        value = data.get(name)
+        if not isinstance(value, list) or not value:
+            raise _Invalid(f"{name!r} must be a non-empty list of strings")
+        items = [v.strip() for v in value if isinstance(v, str) and v.strip()]
+        if len(items) != len(value):
+            raise _Invalid(f"every item of {name!r} must be a non-empty string")
+        return {name: list(dict.fromkeys(items))}
+
+    return check
+
+
+# The intermediate steps of the multi-step and knowledge-tree strategies, each with its own schema.
+_STEP_SCHEMAS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "subcategories": _string_list("subcategories"),
+    "items": _string_list("items"),
+    "question": _string_field("question"),
+    "answer": _string_field("answer"),
+    "critique": _string_field("critique"),
+}
+
+
 def flatten_content(content: dict[str, Any], kind: str, language: str) -> str:
     """The text compliance screens: speaker-labelled lines in the record's language."""
+    if kind == "math":
+        problem, solution, final = (
+            ("题目：", "解：", "最终答案：") if language == "zh" else ("Problem: ", "Solution:", "Final answer: ")
+        )
+        steps = "\n".join(f"{i}. {step}" for i, step in enumerate(content["steps"], start=1))
+        return f"{problem}{content['problem']}\n{solution}\n{steps}\n{final}{content['final_answer']}"
     if kind == "dialogue":
         if language == "zh":
             labels = {"user": "客户：", "assistant": "客服："}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 LANGUAGES = ("zh", "en")
-KINDS = ("dialogue", "qa")
+KINDS = ("dialogue", "qa", "math")
 
 
 class GenerationError(Exception):
@@ -30,6 +30,10 @@ class GenerationConfigError(GenerationError):
     """The generation room is misconfigured (unknown backend or strategy, missing settings)."""
 
 
+class GenerationCancelled(GenerationError):
+    """The job was cancelled (or stopped at its budget) while this call waited: nothing was sent."""
+
+
 @dataclass(frozen=True)
 class GenerationSpec:
     """What to generate: one spec is shared by every slot of a request."""
@@ -41,6 +45,8 @@ class GenerationSpec:
     task: str
     conditions: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    # Strategy options from the request (subcategory mix, knowledge-tree tags, task types, difficulty).
+    options: tuple[tuple[str, Any], ...] | dict[str, Any] = ()
     seed: int = 0
     temperature: float = 0.7
     max_tokens: int = 800
@@ -55,6 +61,11 @@ class GenerationSpec:
         # Specs often come from JSON, where sequences are lists: keep the dataclass hashable and frozen.
         object.__setattr__(self, "conditions", tuple(self.conditions))
         object.__setattr__(self, "examples", tuple(self.examples))
+        if isinstance(self.options, dict):
+            object.__setattr__(self, "options", tuple(sorted(self.options.items())))
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,11 @@ class Completion:
     model: str
     prompt_tokens: int
     completion_tokens: int
+    # Filled by the caching/accounting layer: answered from the response cache (nothing paid), and
+    # how many transient failures the backend retried before this answer.
+    cached: bool = False
+    retries: int = 0
+    finish_reason: str = "stop"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,12 @@
-"""API routes for the compliance area (filled in by its issue)."""
+"""API routes for the compliance area."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from .compliance_views import RevealView, ScreenView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("screen", ScreenView.as_view(), name="compliance-screen"),
+    path("screen/", ScreenView.as_view()),
+    path("reveal", RevealView.as_view(), name="compliance-reveal"),
+    path("reveal/", RevealView.as_view()),
+]

@@ -47,6 +47,13 @@ class JobOutput(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     fraction = serializers.FloatField()
+    calls = serializers.IntegerField()
+    retries = serializers.IntegerField()
+    cache_hits = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=14, decimal_places=6)
+    estimated_cost = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True)
+    model = serializers.CharField()
 
 
 class RequestOutput(serializers.ModelSerializer):
@@ -63,13 +70,16 @@ class RequestOutput(serializers.ModelSerializer):
     class Meta:
         model = DatasetRequest
         fields = ["id", "title", "purpose", "domain", "language", "kind", "strategy", "backend", "size", "task",
-                  "seed", "team", "requester", "policy_version", "source_ids", "state", "state_reason",
+                  "seed", "options", "budget_limit", "team", "requester", "policy_version", "source_ids", "state",
+                  "state_reason",
                   "progress", "quality_report", "dataset_id", "created_at", "updated_at"]
 
     @extend_schema_field(JobOutput(allow_null=True))
     def get_progress(self, obj: DatasetRequest) -> dict[str, Any] | None:
+        from gateway.pipelines.generation import generation_progress
+
         job = getattr(obj, "job", None)
-        return job.progress() if job is not None else None
+        return generation_progress(job) if job is not None else None
 
     def get_quality_report(self, obj: DatasetRequest) -> dict[str, Any] | None:
         report = getattr(obj, "quality_report", None)
@@ -85,7 +95,7 @@ class RequestCreateInput(serializers.Serializer):
     purpose = serializers.CharField(max_length=5000)
     domain = serializers.CharField(max_length=120)
     language = serializers.ChoiceField(choices=["zh", "en"], default="zh")
-    kind = serializers.ChoiceField(choices=["dialogue", "qa"], default="dialogue")
+    kind = serializers.ChoiceField(choices=["dialogue", "qa", "math"], default="dialogue")
     strategy = serializers.ChoiceField(choices=DatasetRequest.Strategy.values, default="prompt_template")
     backend = serializers.ChoiceField(choices=DatasetRequest.Backend.values, default="offline")
     size = serializers.IntegerField(min_value=1, max_value=1_000_000)
@@ -93,6 +103,19 @@ class RequestCreateInput(serializers.Serializer):
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
     policy_version_id = serializers.IntegerField()
     source_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    options = serializers.JSONField(required=False, default=dict,
+                                    help_text="Strategy options: conditions, subcategories (mix), tree, nodes, "
+                                              "task_types, difficulty, refine, theme.")
+    budget_limit = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=0, required=False,
+                                            allow_null=True, default=None)
+
+    def validate_options(self, value: Any) -> Any:
+        from generation.options import options_problems
+
+        problems = options_problems(value)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
 
 
 class ReasonInput(serializers.Serializer):

@@ -1,10 +1,23 @@
-"""Generation steps: start the job, run chunks of slots, finish when every slot has a record."""
+"""Generation steps: start the job, run chunks of slots, finish when every slot has a record.
+
+A chunk runs its slots on a thread pool (``GENERATION_CONCURRENCY`` calls in flight per worker
+process); the threads only talk to the model. Everything that touches the database (the response
+cache, screening results, records, progress, audit events) happens on the chunk's own thread, so a
+record and its accounting commit together and a redelivered chunk skips finished slots and answers
+already-paid calls from the cache. Cancelling the request, or reaching its budget, stops the chunk
+within one polling interval: no new call is sent after that.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,22 +26,38 @@ from django.utils import timezone
 
 from audit.services import audit_event_append
 from compliance.screening import content_text, pseudonym_key, screen_content
+from gateway.conf import gateway_setting
 from gateway.models import DatasetRequest, GenerationJob, Record
 from gateway.services import _transition
 from gateway.states import RequestState
+from generation.accounting import Price, model_price
 from generation.backends import backend_from_settings
+from generation.cache import Meter, MeteredBackend, ResponseStore
 from generation.strategies import strategy_for_name
-from generation.types import GenerationError, GenerationSpec, TransientGenerationError
+from generation.types import (
+    Backend,
+    GeneratedRecord,
+    GenerationCancelled,
+    GenerationError,
+    GenerationSpec,
+    TransientGenerationError,
+)
 
 S = RequestState
 
+POLL_SECONDS = 0.25  # how often a chunk flushes the cache and checks for cancel / budget
 
 DEFAULT_TASKS = {
     ("zh", "dialogue"): "生成银行零售客服与客户之间的多轮中文对话，客服专业、礼貌，遵守金融监管要求。",
     ("en", "dialogue"): "Write a multi-turn customer-service dialogue between a retail bank agent and a customer.",
     ("zh", "qa"): "写一条银行零售业务相关的指令和高质量回答。",
     ("en", "qa"): "Write an instruction about retail banking and a high-quality response.",
+    ("zh", "math"): "写一道与金融业务相关的应用数学题，给出逐步解答和明确的最终答案。",
+    ("en", "math"): "Write an applied maths problem about finance with a step-by-step solution and a final answer.",
 }
+# Request options the strategies read; anything else in ``options`` is ignored by generation.
+SPEC_OPTIONS = ("theme", "subcategories", "subcategory_count", "items_per_subcategory", "task_types", "difficulty",
+                "refine")
 
 
 def chunk_ranges(total: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -48,91 +77,244 @@ def generation_start(*, request_id: int) -> list[tuple[int, int]]:
         return chunk_ranges(job.total, job.chunk_size)
 
 
-def _spec_for(request: DatasetRequest) -> GenerationSpec:
+def spec_for_request(request: DatasetRequest) -> GenerationSpec:
+    """The generation spec of ``request``: task, conditions, examples and strategy options."""
+    from generation.services import SEED_TREE_SLUG, knowledge_tree_tags
+
     examples = tuple(s.masked_content for s in request.sources.all() if s.masked_content)[:3]
     task = request.task or DEFAULT_TASKS.get((request.language, request.kind), DEFAULT_TASKS[("zh", "dialogue")])
+    options: dict[str, Any] = request.options or {}
+    spec_options = {k: options[k] for k in SPEC_OPTIONS if k in options}
+    spec_options["size"] = request.size
+    if request.strategy == DatasetRequest.Strategy.KNOWLEDGE_TREE:
+        spec_options["tags"] = knowledge_tree_tags(
+            slug=str(options.get("tree") or SEED_TREE_SLUG), language=request.language, nodes=options.get("nodes")
+        )
+    conditions = options.get("conditions") or []
     return GenerationSpec(
         purpose=request.purpose, domain=request.domain, language=request.language, kind=request.kind,
-        task=task, examples=examples, seed=request.seed,
+        task=task, conditions=tuple(str(c) for c in conditions), examples=examples, seed=request.seed,
+        options=spec_options,
     )
+
+
+@dataclass
+class _Outcome:
+    slot: int
+    meter: Meter
+    record: GeneratedRecord | None = None
+    error: GenerationError | None = None
+    transient: TransientGenerationError | None = None
+    cancelled: bool = False
+
+
+@dataclass
+class _Chunk:
+    request: DatasetRequest
+    spec: GenerationSpec
+    backend: Backend
+    strategy: Any
+    store: ResponseStore
+    price: Price
+    base_provenance: dict[str, Any]
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def attempt(self, slot: int) -> _Outcome:
+        """Generate one slot (any thread): model calls only, no database."""
+        meter = Meter()
+        metered = MeteredBackend(self.backend, store=self.store, slot_index=slot, cancel=self.cancel, meter=meter)
+        try:
+            return _Outcome(slot, meter, record=self.strategy.generate(spec=self.spec, slot_index=slot,
+                                                                       backend=metered))
+        except GenerationCancelled:
+            return _Outcome(slot, meter, cancelled=True)
+        except TransientGenerationError as exc:
+            return _Outcome(slot, meter, transient=exc)
+        except GenerationError as exc:
+            return _Outcome(slot, meter, error=exc)
 
 
 def generation_chunk_execute(*, request_id: int, start: int, end: int) -> int:
     """Generate, screen and store slots ``start..end-1``. Returns how many new records it wrote.
 
-    Stops at once when the request has left the generating state (for example, cancelled).
+    Raises ``TransientGenerationError`` when some slot's endpoint kept failing (the task retries the
+    chunk; finished slots are skipped and paid calls come from the cache). Stops at once when the
+    request leaves the generating state (cancelled, failed) or its budget is spent.
     """
-    request = DatasetRequest.objects.select_related("policy_version", "job").get(pk=request_id)
+    request = DatasetRequest.objects.select_related("policy_version__policy", "job").get(pk=request_id)
     if request.state != S.GENERATING:
         return 0
     existing = set(Record.objects.filter(request_id=request_id, slot_index__gte=start, slot_index__lt=end)
                    .values_list("slot_index", flat=True))
-    spec = _spec_for(request)
-    backend = backend_from_settings(request.backend, seed=request.seed)
-    strategy = strategy_for_name(request.strategy)
-    job = request.job
-    if not job.model:
-        GenerationJob.objects.filter(pk=job.pk, model="").update(model=backend.model)
+    todo = [slot for slot in range(start, end) if slot not in existing]
     written = 0
-    for slot in range(start, end):
-        if slot in existing:
-            continue
-        if not DatasetRequest.objects.filter(pk=request_id, state=S.GENERATING).exists():
-            break  # cancelled or failed while we worked: stop promptly
-        written += _generate_slot(request=request, spec=spec, slot=slot, backend=backend, strategy=strategy)
+    if todo:
+        written = _run_chunk(request, todo, start, end)
     generation_finish_if_complete(request_id=request_id)
     return written
 
 
-def _generate_slot(*, request: DatasetRequest, spec: GenerationSpec, slot: int, backend: Any, strategy: Any) -> int:
-    usage = {"prompt_tokens": 0, "completion_tokens": 0}
+def _run_chunk(request: DatasetRequest, todo: list[int], start: int, end: int) -> int:
+    backend = backend_from_settings(request.backend, seed=request.seed)
     policy = request.policy_version
-    base_provenance = {
-        "request_id": request.pk,
-        "policy": policy.policy.name,
-        "policy_version": policy.version,
-        "policy_version_id": policy.pk,
-        "source_ids": sorted(request.sources.values_list("pk", flat=True)),
-        "source_hashes": sorted(request.sources.values_list("content_hash", flat=True)),
-    }
+    chunk = _Chunk(
+        request=request, spec=spec_for_request(request), backend=backend,
+        strategy=strategy_for_name(request.strategy),
+        store=ResponseStore.load(request_id=request.pk, start=start, end=end), price=model_price(backend.model),
+        base_provenance={
+            "request_id": request.pk, "policy": policy.policy.name, "policy_version": policy.version,
+            "policy_version_id": policy.pk, "source_ids": sorted(request.sources.values_list("pk", flat=True)),
+            "source_hashes": sorted(request.sources.values_list("content_hash", flat=True)),
+        },
+    )
+    job = request.job
+    if not job.model:
+        GenerationJob.objects.filter(pk=job.pk, model="").update(
+            model=backend.model, stats={**job.stats, "price_source": chunk.price.source})
+    # The offline backend is CPU-bound: threads would only add contention.
+    concurrency = 1 if backend.name == "offline" else max(1, int(gateway_setting("GENERATION_CONCURRENCY")))
+    written = 0
+    transient: TransientGenerationError | None = None
+    last_check = time.monotonic()
     try:
-        generated = strategy.generate(spec=spec, slot_index=slot, backend=backend)
-    except TransientGenerationError:
-        raise  # the chunk task retries with back-off; finished slots are skipped then
-    except GenerationError as exc:
-        record = Record(request=request, slot_index=slot, status=Record.Status.FAILED,
-                        reason=f"generation failed: {type(exc).__name__}: {exc}"[:2000],
-                        provenance={**base_provenance, "backend": backend.name, "model": backend.model})
-        return _store(record, job_id=request.job.pk, usage=usage, error=record.reason)
-    usage = {k: int(generated.usage.get(k, 0)) for k in usage}
-    outcome = screen_content(content=generated.content, policy_version=policy, pseudonym_scope=f"request:{request.pk}")
+        if concurrency == 1 or len(todo) == 1:
+            for slot in todo:
+                if _should_stop(chunk):
+                    break
+                outcome = chunk.attempt(slot)
+                chunk.store.flush()
+                written += _settle(chunk, outcome)
+                transient = transient or outcome.transient
+        else:
+            with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="gen") as pool:
+                futures: set[Future[_Outcome]] = {pool.submit(chunk.attempt, slot) for slot in todo}
+                while futures:
+                    done, futures = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                    chunk.store.flush()
+                    for future in done:
+                        outcome = future.result()
+                        written += _settle(chunk, outcome)
+                        transient = transient or outcome.transient
+                    if time.monotonic() - last_check >= POLL_SECONDS:
+                        last_check = time.monotonic()
+                        if _should_stop(chunk):
+                            for future in futures:
+                                future.cancel()
+    finally:
+        chunk.store.flush()
+    if transient is not None and not chunk.cancel.is_set():
+        raise transient
+    return written
+
+
+def _should_stop(chunk: _Chunk) -> bool:
+    """True (and the chunk's cancel flag set) once the request left generating or its budget is spent."""
+    request_id = chunk.request.pk
+    state, limit, cost = (DatasetRequest.objects.filter(pk=request_id)
+                          .values_list("state", "budget_limit", "job__cost").get())
+    if state == S.GENERATING and limit is not None and cost >= limit:
+        _stop_at_budget(request_id=request_id, limit=limit, cost=cost)
+        state = S.FAILED
+    if state != S.GENERATING:
+        chunk.cancel.set()
+    return chunk.cancel.is_set()
+
+
+def _stop_at_budget(*, request_id: int, limit: Decimal, cost: Decimal) -> None:
+    with transaction.atomic():
+        request = DatasetRequest.objects.select_for_update().get(pk=request_id)
+        if request.state == S.GENERATING:
+            _transition(request_id=request_id, target=S.FAILED, actor=None,
+                        reason=f"budget limit reached: spent {cost} of {limit}",
+                        payload={"budget_limit": str(limit), "cost": str(cost)})
+
+
+def _usage(meter: Meter, price: Price) -> dict[str, Any]:
+    return {"calls": meter.calls, "cache_hits": meter.cache_hits, "retries": meter.retries,
+            "prompt_tokens": meter.prompt_tokens, "completion_tokens": meter.completion_tokens,
+            "cost": price.cost(meter.prompt_tokens, meter.completion_tokens)}
+
+
+def _settle(chunk: _Chunk, outcome: _Outcome) -> int:
+    """Store a finished slot (chunk thread); a cancelled or transiently failed slot only books its calls."""
+    usage = _usage(outcome.meter, chunk.price)
+    request = chunk.request
+    if outcome.cancelled or outcome.transient is not None:
+        _account(job_id=request.job.pk, usage=usage)
+        return 0
+    if outcome.error is not None or outcome.record is None:
+        reason = f"generation failed: {type(outcome.error).__name__}: {outcome.error}"[:2000]
+        record = Record(request=request, slot_index=outcome.slot, status=Record.Status.FAILED, reason=reason,
+                        kind=request.kind,
+                        provenance={**chunk.base_provenance, "backend": chunk.backend.name,
+                                    "model": chunk.backend.model, "usage": _jsonable(usage)})
+        return _store(record, job_id=request.job.pk, usage=usage, error=reason)
+    return _store_generated(chunk, outcome.record, usage, outcome.meter)
+
+
+def _jsonable(usage: dict[str, Any]) -> dict[str, Any]:
+    return {**usage, "cost": str(usage["cost"])}
+
+
+def _store_generated(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str, Any], meter: Meter) -> int:
+    request = chunk.request
+    policy = request.policy_version
+    scope = f"request:{request.pk}"
+    outcome = screen_content(content=generated.content, policy_version=policy, pseudonym_scope=scope)
+    provenance = {**chunk.base_provenance, **generated.provenance}
+    model_texts = provenance.pop("model_texts", None) or {}
+    status = Record.Status.ACCEPTED if outcome.accepted else Record.Status.HELD
+    reason = outcome.reason
+    if model_texts:
+        # Critiques, drafts and model-written category names are model output too: masked before storing.
+        texts = screen_content(content=model_texts, policy_version=policy, pseudonym_scope=scope)
+        if texts.masked_content is None:
+            status, reason = Record.Status.HELD, reason or f"provenance texts held back: {texts.reason}"
+        else:
+            provenance["model_texts"] = texts.masked_content
     # A keyed hash of the raw output ties a record to what the model said without being a PII oracle:
     # nobody without the key can test a guessed identifier against it.
     raw = json.dumps(generated.content, sort_keys=True, ensure_ascii=False).encode()
-    raw_hmac = hmac.new(pseudonym_key(f"raw-output:{request.pk}"), raw, hashlib.sha256).hexdigest()
-    provenance = {**base_provenance, **generated.provenance, "raw_output_hmac": raw_hmac}
-    masked = outcome.masked_content if outcome.masked_content is not None else None
+    provenance["raw_output_hmac"] = hmac.new(pseudonym_key(f"raw-output:{request.pk}"), raw,
+                                             hashlib.sha256).hexdigest()
+    provenance["usage"] = _jsonable(usage)
+    provenance["calls"] = meter.log
+    if "subcategory" in model_texts and isinstance(provenance.get("model_texts"), dict):
+        provenance["category"] = provenance["model_texts"].get("subcategory", "")
+    masked = outcome.masked_content
     text = content_text(masked) if masked is not None else ""
     record = Record(
-        request=request, slot_index=slot,
-        status=Record.Status.ACCEPTED if outcome.accepted else Record.Status.HELD,
-        reason=outcome.reason, content=masked, text=text,
-        content_hash=hashlib.sha256(text.encode()).hexdigest() if text else "",
+        request=request, slot_index=generated.slot_index, status=status, reason=reason,
+        kind=request.kind, category=str(provenance.get("category") or "")[:200],
+        content=masked, text=text, content_hash=hashlib.sha256(text.encode()).hexdigest() if text else "",
         pii_findings=outcome.findings, pii_counts=outcome.counts, safety=outcome.safety, provenance=provenance,
     )
     return _store(record, job_id=request.job.pk, usage=usage, error="")
 
 
-def _store(record: Record, *, job_id: int, usage: dict[str, int], error: str) -> int:
+def _account(*, job_id: int, usage: dict[str, Any]) -> None:
+    """Book calls that produced no record (a cancelled or transiently failed slot)."""
+    if usage["calls"] or usage["cache_hits"] or usage["retries"]:
+        GenerationJob.objects.filter(pk=job_id).update(**_usage_updates(usage))
+
+
+def _usage_updates(usage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "prompt_tokens": F("prompt_tokens") + usage["prompt_tokens"],
+        "completion_tokens": F("completion_tokens") + usage["completion_tokens"],
+        "calls": F("calls") + usage["calls"],
+        "retries": F("retries") + usage["retries"],
+        "cache_hits": F("cache_hits") + usage["cache_hits"],
+        "cost": F("cost") + usage["cost"],
+    }
+
+
+def _store(record: Record, *, job_id: int, usage: dict[str, Any], error: str) -> int:
     """Insert the slot's record and bump progress in one transaction; a duplicate slot is a no-op."""
     try:
         with transaction.atomic():
             record.save()
-            updates: dict[str, Any] = {
-                "done": F("done") + 1,
-                "prompt_tokens": F("prompt_tokens") + usage["prompt_tokens"],
-                "completion_tokens": F("completion_tokens") + usage["completion_tokens"],
-            }
+            updates: dict[str, Any] = {"done": F("done") + 1, **_usage_updates(usage)}
             if record.status == Record.Status.FAILED:
                 updates["failed"] = F("failed") + 1
                 updates["last_error"] = error[:1000]
@@ -145,25 +327,32 @@ def _store(record: Record, *, job_id: int, usage: dict[str, int], error: str) ->
                          "reason": record.reason, "content_sha256": record.content_hash,
                          "pii_counts": record.pii_counts, "safety": record.safety.get("verdict", ""),
                          "model": record.provenance.get("model", ""),
-                         "prompt_hash": record.provenance.get("prompt_hash", "")},
+                         "prompt_hash": record.provenance.get("prompt_hash", ""),
+                         "calls": usage["calls"], "cache_hits": usage["cache_hits"], "cost": str(usage["cost"])},
             )
     except IntegrityError:
-        return 0  # another delivery of this chunk stored the slot first
+        # Another delivery of this chunk stored the slot first; book only what this delivery paid.
+        if usage["calls"]:
+            GenerationJob.objects.filter(pk=job_id).update(**_usage_updates({**usage, "cache_hits": 0}))
+        return 0
     return 1
 
 
 def generation_chunk_give_up(*, request_id: int, start: int, end: int, reason: str) -> int:
     """Record every still-empty slot of a chunk as failed (its retries are spent), so the job can finish."""
     request = DatasetRequest.objects.select_related("job").get(pk=request_id)
+    if request.state != S.GENERATING:
+        return 0
     existing = set(Record.objects.filter(request_id=request_id, slot_index__gte=start, slot_index__lt=end)
                    .values_list("slot_index", flat=True))
+    no_usage = {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0, "retries": 0, "cache_hits": 0,
+                "cost": Decimal(0)}
     written = 0
     for slot in range(start, end):
         if slot not in existing:
-            record = Record(request=request, slot_index=slot, status=Record.Status.FAILED,
+            record = Record(request=request, slot_index=slot, status=Record.Status.FAILED, kind=request.kind,
                             reason=reason[:2000], provenance={"request_id": request_id, "backend": request.backend})
-            written += _store(record, job_id=request.job.pk, usage={"prompt_tokens": 0, "completion_tokens": 0},
-                              error=reason)
+            written += _store(record, job_id=request.job.pk, usage=no_usage, error=reason)
     generation_finish_if_complete(request_id=request_id)
     return written
 
@@ -171,6 +360,7 @@ def generation_chunk_give_up(*, request_id: int, start: int, end: int, reason: s
 def generation_finish_if_complete(*, request_id: int) -> bool:
     """generating → screening once every slot has a record; enqueues screening. Idempotent."""
     from gateway.tasks import dataset_request_screen
+    from generation.services import response_cache_purge
 
     with transaction.atomic():
         request = DatasetRequest.objects.select_for_update().get(pk=request_id)
@@ -184,6 +374,28 @@ def generation_finish_if_complete(*, request_id: int) -> bool:
         if counts["total"] < request.size:
             return False
         GenerationJob.objects.filter(request_id=request_id).update(finished_at=timezone.now())
-        _transition(request_id=request_id, target=S.SCREENING, actor=None, payload=counts)
+        job = GenerationJob.objects.get(request_id=request_id)
+        _transition(request_id=request_id, target=S.SCREENING, actor=None,
+                    payload={**counts, "calls": job.calls, "cache_hits": job.cache_hits, "retries": job.retries,
+                             "cost": str(job.cost)})
         transaction.on_commit(lambda: dataset_request_screen.delay(request_id))
+        # Every slot has its record: the cached model answers are no longer needed and are not kept.
+        transaction.on_commit(lambda: response_cache_purge(request_id=request_id))
     return True
+
+
+def generation_progress(job: GenerationJob) -> dict[str, Any]:
+    """``job.progress()`` plus calls, retries, cache hits, cost, estimate and the ETA in seconds."""
+    progress = dict(job.progress())
+    eta: float | None = None
+    if job.finished_at is not None:
+        eta = 0.0
+    elif job.started_at is not None and job.done:
+        elapsed = (timezone.now() - job.started_at).total_seconds()
+        eta = round(elapsed / job.done * (job.total - job.done), 1)
+    progress.update({
+        "calls": job.calls, "retries": job.retries, "cache_hits": job.cache_hits, "cost": str(job.cost),
+        "estimated_cost": str(job.estimated_cost) if job.estimated_cost is not None else None,
+        "eta_seconds": eta, "model": job.model,
+    })
+    return progress

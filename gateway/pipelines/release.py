@@ -1,4 +1,5 @@
-"""Release step: write the approved dataset as an immutable, hashed JSONL snapshot."""
+"""Release step: write the approved dataset as an immutable, hashed JSONL snapshot, with its Merkle
+root, provenance (PROV-JSON, Croissant, dataset card) and a signed audit checkpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from audit import merkle
+from audit.checkpoints import checkpoint_create
+from audit.provenance import dataset_provenance
 from audit.services import audit_event_append
 from gateway.conf import gateway_setting
 from gateway.models import Dataset, DatasetRequest, Record
@@ -21,16 +25,21 @@ S = RequestState
 
 
 def aigc_label(*, produce_id: str) -> dict[str, str]:
-    """Implicit AI-content label (GB 45438) carried by every released record and the manifest."""
-    return {
-        "Label": "1",  # 1 = the content is AI-generated
-        "ContentProducer": "synthgate",
-        "ProduceID": produce_id,
-        "ReservedCode1": "",
-        "ContentPropagator": "",
-        "PropagateID": "",
-        "ReservedCode2": "",
-    }
+    """Implicit AI-content label (GB 45438) carried by every released record and the manifest.
+
+    When the request's policy asks for an explicit label, the visible label line is added under
+    ``ExplicitLabel`` (the seven standard fields stay as they are).
+    """
+    from compliance.labels import explicit_label_line, implicit_label
+
+    label = implicit_label(produce_id=produce_id)
+    request_id = produce_id.split(":")[1] if produce_id.startswith("request:") else ""
+    if request_id.isdigit():
+        request = DatasetRequest.objects.select_related("policy_version").filter(pk=int(request_id)).first()
+        line = explicit_label_line(request.policy_version) if request is not None else None
+        if line:
+            label["ExplicitLabel"] = line
+    return label
 
 
 def release_execute(*, request_id: int) -> Dataset | None:
@@ -42,6 +51,7 @@ def release_execute(*, request_id: int) -> Dataset | None:
     directory = Path(gateway_setting("DATASET_DIR")) / request.team.slug
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
+    leaves: list[bytes] = []
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".request-{request_id}-", suffix=".jsonl")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -57,13 +67,16 @@ def release_execute(*, request_id: int) -> Dataset | None:
                 }, ensure_ascii=False, sort_keys=True) + "\n"
                 handle.write(line)
                 digest.update(line.encode())
+                leaves.append(merkle.leaf_hash(line[:-1].encode()))
         final = directory / f"request-{request_id}-{digest.hexdigest()[:12]}.jsonl"
         os.replace(tmp_name, final)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    merkle_root = merkle.root_from_leaves(leaves).hex()
     manifest = {
         "request_id": request_id,
+        "merkle_root": merkle_root,
         "title": request.title,
         "purpose": request.purpose,
         "records": len(records),
@@ -78,10 +91,33 @@ def release_execute(*, request_id: int) -> Dataset | None:
             return None
         dataset = Dataset.objects.create(
             request=request, team=request.team, file_path=str(final), content_hash=digest.hexdigest(),
-            record_count=len(records), manifest=manifest, released_at=timezone.now(),
+            record_count=len(records), manifest=manifest, released_at=timezone.now(), merkle_root=merkle_root,
         )
+        _write_provenance(dataset=dataset, records=records, directory=directory, stem=final.stem)
         _transition(request_id=request_id, target=S.RELEASED, actor=None,
                     payload={"dataset_id": dataset.pk, "sha256": dataset.content_hash, "records": len(records)})
         audit_event_append(actor=None, action="dataset.release", object_type="dataset", object_id=dataset.pk,
-                           payload={"request_id": request_id, "sha256": dataset.content_hash, "records": len(records)})
+                           payload={"request_id": request_id, "sha256": dataset.content_hash, "records": len(records),
+                                    "merkle_root": merkle_root})
+        checkpoint_create(kind="release")
     return dataset
+
+
+def _write_provenance(*, dataset: Dataset, records: list[Record], directory: Path, stem: str) -> None:
+    """Write per-record provenance, PROV-JSON and Croissant beside the JSONL; card and index to the row."""
+    built = dataset_provenance(dataset=dataset, records=records)
+    files = {
+        "records": (f"{stem}.provenance.jsonl",
+                    "".join(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n" for item in built["records"])),
+        "prov": (f"{stem}.prov.json", json.dumps(built["prov"], ensure_ascii=False, sort_keys=True, indent=1)),
+        "croissant": (f"{stem}.croissant.json", json.dumps(built["croissant"], ensure_ascii=False, sort_keys=True, indent=1)),
+        "card": (f"{stem}.card.md", built["card"]),
+    }
+    index: dict[str, dict[str, str]] = {}
+    for name, (filename, text) in files.items():
+        path = directory / filename
+        path.write_text(text, encoding="utf-8")
+        index[name] = {"path": str(path), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    dataset.card = built["card"]
+    dataset.extra = {**dataset.extra, "provenance": index, "croissant": built["croissant"]}
+    dataset.save(update_fields=["card", "extra"])

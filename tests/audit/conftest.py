@@ -30,3 +30,12 @@ def audit_key(settings, tmp_path: Path) -> LoadedKey:
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="not-used-here-123")
+
+
+@pytest.fixture
+def audit_triggers_off(db):
+    """Lift the append-only triggers inside this test's transaction, for tests that play the attacker."""
+    from audit.triggers import audit_triggers_disabled
+
+    with audit_triggers_disabled():
+        yield

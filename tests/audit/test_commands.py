@@ -11,6 +11,8 @@ from audit.models import AuditEvent
 from audit.services import audit_event_append
 from audit.signing import LoadedKey, signing_key
 
+pytestmark = pytest.mark.usefixtures("audit_triggers_off")
+
 
 def _run_verify(*args: str) -> tuple[int, str, str]:
     stdout, stderr = StringIO(), StringIO()

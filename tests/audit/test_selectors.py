@@ -8,7 +8,7 @@ from audit.models import AuditEvent
 from audit.selectors import audit_event_list
 from audit.services import audit_event_append
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("audit_triggers_off")]
 
 
 @pytest.fixture

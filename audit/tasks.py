@@ -1,0 +1,18 @@
+"""Celery entry points for the audit log. Schedule ``audit_heartbeat`` with Celery beat, e.g.
+
+    CELERY_BEAT_SCHEDULE = {"audit-heartbeat": {"task": "audit.tasks.audit_heartbeat", "schedule": 600}}
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from audit.checkpoints import checkpoint_create, checkpoint_heartbeat_due
+
+
+@shared_task(acks_late=True)
+def audit_heartbeat() -> int | None:
+    """Sign a heartbeat checkpoint when one is due; return its index (None when not due)."""
+    if not checkpoint_heartbeat_due():
+        return None
+    return checkpoint_create(kind="heartbeat").index

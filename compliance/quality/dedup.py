@@ -1,0 +1,144 @@
+"""Duplicate gate: exact (normalised hash) and near duplicates (MinHash LSH), in the set and against earlier releases.
+
+Shingles are token 3-grams from ``text.tokens``: character 3-grams for Chinese, word 3-grams for
+English. Signatures are computed for the whole batch at once with numpy (datasketch's legacy
+permutation scheme, so they are ordinary ``LeanMinHash`` objects) and indexed in a datasketch
+``MinHashLSH``. An LSH candidate counts as a near duplicate only when its estimated Jaccard
+similarity reaches the threshold. The later record of a pair is flagged; earlier released records
+are indexed first, so a record repeating one of them is always flagged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from compliance.gates import normalise_for_dedup
+
+from .text import tokens
+from .types import GateOutcome, QualityItem, rate_outcome
+
+NAME = "duplicate"
+NUM_PERM = 64
+SHINGLE = 3
+_SEED = 1
+_MERSENNE = np.uint64((1 << 61) - 1)
+_MAX32 = np.uint64((1 << 32) - 1)
+
+
+@dataclass(frozen=True)
+class PriorText:
+    """A record of an earlier released dataset: where it came from and its text."""
+
+    dataset_id: int
+    record_id: str
+    text: str
+
+
+def signatures(texts: Sequence[str], *, num_perm: int = NUM_PERM, n: int = SHINGLE) -> np.ndarray:
+    """(len(texts), num_perm) MinHash signatures; a text with no tokens gets an all-max row."""
+    vocab: dict[str, int] = {}
+    ids: list[int] = []
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    for i, text in enumerate(texts):
+        toks = tokens(text)
+        ids.extend(vocab.setdefault(t, len(vocab) + 1) for t in toks)
+        starts[i + 1] = len(ids)
+    all_ids = np.asarray(ids, dtype=np.uint64)
+    lengths = np.diff(starts)
+    # Shingle i of record r covers tokens [i, i+n): combine ids with odd multipliers (wrapping uint64).
+    total = len(all_ids)
+    width = n
+    if total >= width:
+        h = np.zeros(total - width + 1, dtype=np.uint64)
+        for k, mult in enumerate((0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)[:width]):
+            h = h * np.uint64(31) + all_ids[k : total - width + 1 + k] * np.uint64(mult)
+    else:
+        h = np.zeros(0, dtype=np.uint64)
+    h ^= h >> np.uint64(29)
+    h = (h * np.uint64(0xBF58476D1CE4E5B9)) >> np.uint64(32)  # keep the well-mixed top 32 bits
+    # A shingle belongs to record r if it starts in r and ends in r; short records hash their whole text.
+    valid_starts, seg_bounds = [], [0]
+    short_ids = []
+    for r in range(len(texts)):
+        s, length = int(starts[r]), int(lengths[r])
+        if length >= width:
+            valid_starts.append(np.arange(s, s + length - width + 1))
+        elif length > 0:
+            short_ids.append(r)
+        seg_bounds.append(seg_bounds[-1] + (length - width + 1 if length >= width else 0))
+    index = np.concatenate(valid_starts) if valid_starts else np.zeros(0, dtype=np.int64)
+    shingle_hash = h[index] if len(index) else np.zeros(0, dtype=np.uint64)
+    perms = MinHash(num_perm=num_perm, seed=_SEED, scheme="legacy").permutations
+    sig = np.full((len(texts), num_perm), _MAX32, dtype=np.uint64)
+    bounds = np.asarray(seg_bounds, dtype=np.int64)
+    nonempty = np.flatnonzero(np.diff(bounds) > 0)
+    if len(shingle_hash):
+        offsets = bounds[nonempty]
+        for p in range(num_perm):
+            a, b = perms[0][p], perms[1][p]
+            permuted = ((a * shingle_hash + b) % _MERSENNE) & _MAX32
+            sig[nonempty, p] = np.minimum.reduceat(permuted, offsets)
+    for r in short_ids:
+        digest = int.from_bytes(hashlib.blake2b(" ".join(tokens(texts[r])).encode(), digest_size=4).digest(), "little")
+        value = np.uint64(digest)
+        sig[r] = ((perms[0] * value + perms[1]) % _MERSENNE) & _MAX32
+    return sig
+
+
+def _exact_key(text: str) -> str:
+    return hashlib.sha256(normalise_for_dedup(text).encode()).hexdigest()
+
+
+def duplicate_gate(
+    items: Sequence[QualityItem],
+    *,
+    max_rate: float,
+    jaccard: float,
+    prior: Iterable[PriorText] = (),
+) -> GateOutcome:
+    prior = list(prior)
+    outcome = GateOutcome(NAME, True, 0.0, max_rate, "", drop=True)
+    exact_seen: dict[str, str] = {}
+    for p in prior:
+        exact_seen.setdefault(_exact_key(p.text), f"dataset {p.dataset_id} record {p.record_id}")
+    texts = [p.text for p in prior] + [item.text for item in items]
+    sig = signatures(texts)
+    lsh = MinHashLSH(threshold=jaccard, num_perm=NUM_PERM)
+    labels = [f"dataset {p.dataset_id} record {p.record_id}" for p in prior]
+    for j in range(len(prior)):
+        lsh.insert(j, LeanMinHash(seed=_SEED, hashvalues=sig[j], scheme="legacy"), check_duplication=False)
+    exact = near = against_prior = 0
+    for i, item in enumerate(items):
+        row = len(prior) + i
+        key = _exact_key(item.text)
+        earlier = exact_seen.get(key)
+        if earlier is not None:
+            exact += 1
+            against_prior += earlier.startswith("dataset ")
+            outcome.flag(item.id, f"exact duplicate of {earlier}", item.text[:120])
+            continue
+        exact_seen[key] = f"record {item.id}"
+        lean = LeanMinHash(seed=_SEED, hashvalues=sig[row], scheme="legacy")
+        best, best_j = None, 0.0
+        for candidate in lsh.query(lean):
+            estimate = float(np.mean(sig[candidate] == sig[row]))
+            if estimate >= jaccard and estimate > best_j:
+                best, best_j = candidate, estimate
+        if best is not None:
+            near += 1
+            source = labels[best] if best < len(prior) else f"record {items[best - len(prior)].id}"
+            against_prior += best < len(prior)
+            outcome.flag(item.id, f"near duplicate of {source} (estimated Jaccard {best_j:.2f})", item.text[:120])
+            continue
+        lsh.insert(row, lean, check_duplication=False)
+    result = rate_outcome(NAME, flagged=exact + near, total=len(items), max_rate=max_rate,
+                          what="duplicate another record or an earlier release", drop=True)
+    result.flags = outcome.flags
+    result.metrics = {"exact": exact, "near": near, "against_earlier_releases": against_prior,
+                      "earlier_records_indexed": len(prior), "jaccard_threshold": jaccard, "num_perm": NUM_PERM}
+    return result
