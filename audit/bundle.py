@@ -78,15 +78,19 @@ def _proofs(seqs: list[int], tree_size: int) -> dict[int, list[str]]:
     return {seq: [value.hex() for value in merkle.resolve_ranges(ranges, fetch)] for seq, ranges in plans.items()}
 
 
-def evidence_bundle_build(*, dataset_id: int, output: str | os.PathLike[str], actor: AbstractBaseUser | None = None) -> BundleSummary:
+def evidence_bundle_build(
+    *, dataset_id: int, output: str | os.PathLike[str], actor: AbstractBaseUser | None = None
+) -> BundleSummary:
     """Write the evidence bundle for a released dataset to ``output`` and log that it was made.
 
     Raises ``Conflict`` when the dataset file is missing or no longer matches its recorded hash (the
     bundle would vouch for something else), ``GatewayError`` when the dataset does not exist.
     """
-    dataset = Dataset.objects.select_related("request", "request__team", "request__policy_version__policy").filter(
-        pk=dataset_id
-    ).first()
+    dataset = (
+        Dataset.objects.select_related("request", "request__team", "request__policy_version__policy")
+        .filter(pk=dataset_id)
+        .first()
+    )
     if dataset is None:
         raise GatewayError(f"dataset {dataset_id} does not exist")
     try:
@@ -108,13 +112,19 @@ def evidence_bundle_build(*, dataset_id: int, output: str | os.PathLike[str], ac
     event_lines = []
     for seq in seqs:
         event = events[seq]
-        event_lines.append(json.dumps({
-            "event": audit_event_document_of(event),
-            "event_hash": event.event_hash,
-            "signature": event.signature,
-            "leaf_index": seq - 1,
-            "audit_path": proofs[seq],
-        }, ensure_ascii=False, sort_keys=True))
+        event_lines.append(
+            json.dumps(
+                {
+                    "event": audit_event_document_of(event),
+                    "event_hash": event.event_hash,
+                    "signature": event.signature,
+                    "leaf_index": seq - 1,
+                    "audit_path": proofs[seq],
+                },
+                ensure_ascii=False,
+                sort_keys=True,
+            )
+        )
     accepted = [r for r in records if r.status == Record.Status.ACCEPTED]
     built = dataset_provenance(dataset=dataset, records=accepted)
     files: dict[str, bytes] = {
@@ -126,7 +136,9 @@ def evidence_bundle_build(*, dataset_id: int, output: str | os.PathLike[str], ac
             json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n" for item in built["records"]
         ).encode(),
         "provenance/prov.json": json.dumps(built["prov"], ensure_ascii=False, indent=1, sort_keys=True).encode(),
-        "provenance/croissant.json": json.dumps(built["croissant"], ensure_ascii=False, indent=1, sort_keys=True).encode(),
+        "provenance/croissant.json": json.dumps(
+            built["croissant"], ensure_ascii=False, indent=1, sort_keys=True
+        ).encode(),
         "provenance/card.md": built["card"].encode(),
         "verify_bundle.py": VERIFIER_PATH.read_bytes(),
     }
@@ -159,8 +171,23 @@ def evidence_bundle_build(*, dataset_id: int, output: str | os.PathLike[str], ac
         Path(tmp_name).unlink(missing_ok=True)
         raise
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    audit_event_append(actor=actor, action="evidence_bundle.create", object_type="dataset", object_id=dataset.pk,
-                       payload={"sha256": digest, "events": len(seqs), "checkpoint": checkpoint.index,
-                                "tree_size": checkpoint.tree_size})
-    return BundleSummary(path=str(target), dataset_id=dataset.pk, events=len(seqs), checkpoint_index=checkpoint.index,
-                         tree_size=checkpoint.tree_size, sha256=digest)
+    audit_event_append(
+        actor=actor,
+        action="evidence_bundle.create",
+        object_type="dataset",
+        object_id=dataset.pk,
+        payload={
+            "sha256": digest,
+            "events": len(seqs),
+            "checkpoint": checkpoint.index,
+            "tree_size": checkpoint.tree_size,
+        },
+    )
+    return BundleSummary(
+        path=str(target),
+        dataset_id=dataset.pk,
+        events=len(seqs),
+        checkpoint_index=checkpoint.index,
+        tree_size=checkpoint.tree_size,
+        sha256=digest,
+    )

@@ -14,7 +14,8 @@ Two checks here exist because a value must hash the same after a trip through th
 
 * NaN and infinities are not JSON at all, and are refused.
 * ``payload_check_storable`` refuses what PostgreSQL's ``jsonb`` would silently rewrite: ``-0.0``,
-  integral floats of 1e16 or more and NUL characters (which ``jsonb`` rejects).
+  integral floats of 1e16 or more and NUL characters (which ``jsonb`` rejects), and integers beyond
+  2**53, which RFC 8785 (I-JSON) cannot represent exactly.
 """
 
 from __future__ import annotations
@@ -116,7 +117,12 @@ def _encode(obj: Any, parts: list[str]) -> None:
 
 def payload_check_storable(obj: Any, *, path: str = "payload") -> None:
     """Raise ``ValueError`` naming the first value that would not survive storage unchanged."""
-    if obj is None or isinstance(obj, int):  # bool is an int
+    if obj is None or isinstance(obj, bool):
+        return
+    if isinstance(obj, int):
+        if not -_MAX_SAFE_INTEGER <= obj <= _MAX_SAFE_INTEGER:
+            # RFC 8785 numbers are IEEE doubles (I-JSON): a larger int would be stored rounded.
+            raise ValueError(f"{path} is the integer {obj}, beyond 2**53 that JSON numbers hold exactly; use a string")
         return
     if isinstance(obj, float):
         if not math.isfinite(obj):
@@ -124,9 +130,7 @@ def payload_check_storable(obj: Any, *, path: str = "payload") -> None:
         if obj == 0 and math.copysign(1.0, obj) < 0:
             raise ValueError(f"{path} is -0.0, which the database stores as 0.0; use 0")
         if obj.is_integer() and abs(obj) >= _FLOAT_EXPONENT_FORM_FROM:
-            raise ValueError(
-                f"{path} is the float {obj!r}, which the database returns as an integer; use int"
-            )
+            raise ValueError(f"{path} is the float {obj!r}, which the database returns as an integer; use int")
         return
     if isinstance(obj, str):
         if "\x00" in obj:
@@ -144,6 +148,4 @@ def payload_check_storable(obj: Any, *, path: str = "payload") -> None:
                 raise ValueError(f"{path} has a key with a NUL character, which the database cannot store")
             payload_check_storable(value, path=f"{path}[{key!r}]")
         return
-    raise ValueError(
-        f"{path} is a {type(obj).__name__}, which is not JSON; use ints, strings, lists or dicts"
-    )
+    raise ValueError(f"{path} is a {type(obj).__name__}, which is not JSON; use ints, strings, lists or dicts")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
-from datetime import timedelta
 
 from audit.checkpoints import checkpoint_create
 from audit.models import AuditSigningKey
@@ -34,8 +34,13 @@ def audit_key_rotate(*, new_key_path: str | os.PathLike[str]) -> Rotation:
         AuditSigningKey.objects.get_or_create(
             key_id=new.key_id, defaults={"algorithm": "ed25519", "public_key_pem": new.public_key_pem}
         )
-        audit_event_append(actor=None, action="audit_key.rotate", object_type="audit_key", object_id=old.key_id,
-                           payload={"old_key_id": old.key_id, "new_key_id": new.key_id})
+        audit_event_append(
+            actor=None,
+            action="audit_key.rotate",
+            object_type="audit_key",
+            object_id=old.key_id,
+            payload={"old_key_id": old.key_id, "new_key_id": new.key_id},
+        )
         checkpoint = checkpoint_create(kind="key_rotation")
         # Retired a second after its last signature: whole-second timestamps must fall inside validity.
         AuditSigningKey.objects.filter(key_id=old.key_id).update(

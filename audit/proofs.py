@@ -10,7 +10,7 @@ from typing import Any
 
 from audit import merkle
 from audit.checkpoints import checkpoint_document
-from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditTreeNode, HEAD_PK
+from audit.models import HEAD_PK, AuditChainHead, AuditCheckpoint, AuditEvent, AuditTreeNode
 from gateway.errors import GatewayError
 
 
@@ -19,7 +19,10 @@ class ProofError(GatewayError):
 
 
 def _fetch(keys: set[int]) -> dict[int, bytes]:
-    return {key: bytes.fromhex(value) for key, value in AuditTreeNode.objects.filter(key__in=keys).values_list("key", "hash")}
+    return {
+        key: bytes.fromhex(value)
+        for key, value in AuditTreeNode.objects.filter(key__in=keys).values_list("key", "hash")
+    }
 
 
 def _log_size() -> int:
@@ -47,7 +50,9 @@ def checkpoint_for(*, tree_size: int | None = None, index: int | None = None) ->
     return found
 
 
-def audit_inclusion_proof(*, seq: int, tree_size: int | None = None, checkpoint_index: int | None = None) -> dict[str, Any]:
+def audit_inclusion_proof(
+    *, seq: int, tree_size: int | None = None, checkpoint_index: int | None = None
+) -> dict[str, Any]:
     """Prove event ``seq`` is in the tree of ``tree_size`` events (default: the latest checkpoint
     covering it). Raises ``ProofError`` for an event or size the log does not hold."""
     checkpoint = None
@@ -60,7 +65,9 @@ def audit_inclusion_proof(*, seq: int, tree_size: int | None = None, checkpoint_
     if AuditEvent.objects.filter(seq=seq).count() != 1:
         raise ProofError(f"event {seq} does not exist")
     index = seq - 1
-    hashes = merkle.resolve_ranges([(index, index + 1), *merkle.inclusion_proof_ranges(index, tree_size), (0, tree_size)], _fetch)
+    hashes = merkle.resolve_ranges(
+        [(index, index + 1), *merkle.inclusion_proof_ranges(index, tree_size), (0, tree_size)], _fetch
+    )
     return {
         "seq": seq,
         "leaf_index": index,

@@ -41,8 +41,9 @@ def _gates(request: DatasetRequest) -> list[dict[str, Any]]:
     return list(report.gates) if report is not None else []
 
 
-def record_provenance(*, record: Record, gates: list[dict[str, Any]] | None = None,
-                      event_seqs: list[int] | None = None) -> dict[str, Any]:
+def record_provenance(
+    *, record: Record, gates: list[dict[str, Any]] | None = None, event_seqs: list[int] | None = None
+) -> dict[str, Any]:
     """The full lineage of one record: sources, knowledge-tree node, strategy and steps, prompt
     template hash, model and parameters, seed, keyed hash of the raw output, screening and gate
     results, policy version and the audit events that touched it."""
@@ -65,7 +66,9 @@ def record_provenance(*, record: Record, gates: list[dict[str, Any]] | None = No
         "content_sha256": record.content_hash,
         "sources": [
             {"id": source_id, "sha256": source_hash}
-            for source_id, source_hash in zip(prov.get("source_ids") or [], prov.get("source_hashes") or [], strict=False)
+            for source_id, source_hash in zip(
+                prov.get("source_ids") or [], prov.get("source_hashes") or [], strict=False
+            )
         ],
         "knowledge_tree_node": record.category or prov.get("topic") or prov.get("node") or "",
         "strategy": prov.get("strategy", ""),
@@ -81,13 +84,18 @@ def record_provenance(*, record: Record, gates: list[dict[str, Any]] | None = No
         "raw_output_hmac": prov.get("raw_output_hmac", ""),
         "screening": {
             "pii_counts": record.pii_counts,
-            "pii_entity_types": sorted({f.get("entity_type", "") for f in record.pii_findings or [] if isinstance(f, dict)}),
+            "pii_entity_types": sorted(
+                {f.get("entity_type", "") for f in record.pii_findings or [] if isinstance(f, dict)}
+            ),
             "safety_verdict": (record.safety or {}).get("verdict", ""),
             "safety_categories": (record.safety or {}).get("categories", []),
         },
         "gates": [{"name": g.get("name"), "passed": g.get("passed")} for g in (gates or []) if "name" in g],
-        "policy": {"name": prov.get("policy", ""), "version": prov.get("policy_version"),
-                   "version_id": prov.get("policy_version_id")},
+        "policy": {
+            "name": prov.get("policy", ""),
+            "version": prov.get("policy_version"),
+            "version_id": prov.get("policy_version_id"),
+        },
         "audit_event_seqs": event_seqs,
     }
 
@@ -123,13 +131,20 @@ def dataset_prov_json(*, dataset: Dataset, lineage: list[dict[str, Any]]) -> dic
     request = dataset.request
     ds = f"sg:dataset/{dataset.pk}"
     entity: dict[str, Any] = {
-        ds: {"prov:type": "sg:Dataset", "sg:sha256": dataset.content_hash, "sg:merkle_root": dataset.merkle_root,
-             "sg:record_count": dataset.record_count},
+        ds: {
+            "prov:type": "sg:Dataset",
+            "sg:sha256": dataset.content_hash,
+            "sg:merkle_root": dataset.merkle_root,
+            "sg:record_count": dataset.record_count,
+        },
         f"sg:policy/{request.policy_version_id}": {"prov:type": "sg:PolicyVersion"},
     }
     activity: dict[str, Any] = {
-        f"sg:generation/{request.pk}": {"prov:type": "sg:Generation", "sg:strategy": request.strategy,
-                                       "sg:backend": request.backend},
+        f"sg:generation/{request.pk}": {
+            "prov:type": "sg:Generation",
+            "sg:strategy": request.strategy,
+            "sg:backend": request.backend,
+        },
         f"sg:screening/{request.pk}": {"prov:type": "sg:Screening"},
         f"sg:release/{dataset.pk}": {"prov:type": "sg:Release", "prov:endTime": dataset.released_at.isoformat()},
     }
@@ -144,27 +159,45 @@ def dataset_prov_json(*, dataset: Dataset, lineage: list[dict[str, Any]]) -> dic
     models = sorted({item["model"] for item in lineage if item["model"]})
     for model in models:
         agent[f"sg:model/{model}"] = {"prov:type": "prov:SoftwareAgent", "sg:model": model}
-        associated[f"_:assoc-model-{model}"] = {"prov:activity": f"sg:generation/{request.pk}",
-                                                "prov:agent": f"sg:model/{model}"}
-    associated["_:assoc-requester"] = {"prov:activity": f"sg:generation/{request.pk}",
-                                       "prov:agent": f"sg:user/{request.requester_id}"}
+        associated[f"_:assoc-model-{model}"] = {
+            "prov:activity": f"sg:generation/{request.pk}",
+            "prov:agent": f"sg:model/{model}",
+        }
+    associated["_:assoc-requester"] = {
+        "prov:activity": f"sg:generation/{request.pk}",
+        "prov:agent": f"sg:user/{request.requester_id}",
+    }
     for approval in _approvals(request):
         agent[f"sg:user/{approval.approver_id}"] = {"prov:type": "prov:Person", "sg:role": "approver"}
         associated[f"_:assoc-approval-{approval.pk}"] = {
-            "prov:activity": f"sg:release/{dataset.pk}", "prov:agent": f"sg:user/{approval.approver_id}",
-            "sg:decision": approval.decision}
+            "prov:activity": f"sg:release/{dataset.pk}",
+            "prov:agent": f"sg:user/{approval.approver_id}",
+            "sg:decision": approval.decision,
+        }
     for source in request.sources.all():
-        entity[f"sg:source/{source.pk}"] = {"prov:type": "sg:Source", "sg:sha256": source.content_hash,
-                                            "sg:licence": source.licence, "sg:legal_basis": source.legal_basis}
-        used[f"_:used-source-{source.pk}"] = {"prov:activity": f"sg:generation/{request.pk}",
-                                             "prov:entity": f"sg:source/{source.pk}"}
-    used["_:used-policy"] = {"prov:activity": f"sg:screening/{request.pk}",
-                             "prov:entity": f"sg:policy/{request.policy_version_id}"}
+        entity[f"sg:source/{source.pk}"] = {
+            "prov:type": "sg:Source",
+            "sg:sha256": source.content_hash,
+            "sg:licence": source.licence,
+            "sg:legal_basis": source.legal_basis,
+        }
+        used[f"_:used-source-{source.pk}"] = {
+            "prov:activity": f"sg:generation/{request.pk}",
+            "prov:entity": f"sg:source/{source.pk}",
+        }
+    used["_:used-policy"] = {
+        "prov:activity": f"sg:screening/{request.pk}",
+        "prov:entity": f"sg:policy/{request.policy_version_id}",
+    }
     for item in lineage:
         rec = f"sg:record/{item['record_id']}"
-        entity[rec] = {"prov:type": "sg:Record", "sg:sha256": item["content_sha256"],
-                       "sg:prompt_hash": item["prompt_hash"], "sg:template_hash": item["template_hash"],
-                       "sg:raw_output_hmac": item["raw_output_hmac"]}
+        entity[rec] = {
+            "prov:type": "sg:Record",
+            "sg:sha256": item["content_sha256"],
+            "sg:prompt_hash": item["prompt_hash"],
+            "sg:template_hash": item["template_hash"],
+            "sg:raw_output_hmac": item["raw_output_hmac"],
+        }
         generated[f"_:gen-{item['record_id']}"] = {"prov:entity": rec, "prov:activity": f"sg:generation/{request.pk}"}
         used[f"_:screen-{item['record_id']}"] = {"prov:activity": f"sg:screening/{request.pk}", "prov:entity": rec}
         derived[f"_:member-{item['record_id']}"] = {"prov:generatedEntity": ds, "prov:usedEntity": rec}
@@ -204,18 +237,32 @@ def dataset_croissant(*, dataset: Dataset, lineage: list[dict[str, Any]]) -> dic
         "datePublished": dataset.released_at.date().isoformat(),
         "inLanguage": request.language,
         "isAccessibleForFree": False,
-        "distribution": [{
-            "@type": "cr:FileObject", "@id": "records.jsonl", "name": "records.jsonl",
-            "encodingFormat": "application/jsonlines", "sha256": dataset.content_hash,
-        }],
-        "recordSet": [{
-            "@type": "cr:RecordSet", "@id": "records", "name": "records",
-            "field": [
-                {"@type": "cr:Field", "@id": f"records/{name}", "name": name, "dataType": "sc:Text",
-                 "source": {"fileObject": {"@id": "records.jsonl"}, "extract": {"jsonPath": f"$.{name}"}}}
-                for name in ("id", "kind", "language", "content", "provenance", "screening", "AIGC")
-            ],
-        }],
+        "distribution": [
+            {
+                "@type": "cr:FileObject",
+                "@id": "records.jsonl",
+                "name": "records.jsonl",
+                "encodingFormat": "application/jsonlines",
+                "sha256": dataset.content_hash,
+            }
+        ],
+        "recordSet": [
+            {
+                "@type": "cr:RecordSet",
+                "@id": "records",
+                "name": "records",
+                "field": [
+                    {
+                        "@type": "cr:Field",
+                        "@id": f"records/{name}",
+                        "name": name,
+                        "dataType": "sc:Text",
+                        "source": {"fileObject": {"@id": "records.jsonl"}, "extract": {"jsonPath": f"$.{name}"}},
+                    }
+                    for name in ("id", "kind", "language", "content", "provenance", "screening", "AIGC")
+                ],
+            }
+        ],
         "rai:dataCollection": (
             f"Synthetic: generated by {', '.join(sorted({i['model'] for i in lineage if i['model']})) or 'n/a'} "
             f"with strategy {request.strategy}; no real personal data was collected."
@@ -232,8 +279,10 @@ def dataset_croissant(*, dataset: Dataset, lineage: list[dict[str, Any]]) -> dic
         f" v{request.policy_version.summary().get('version')} with content-safety screening.",
         "rai:hasSyntheticData": True,
         "rai:dataReleaseMaintenancePlan": "Released once; revocation is recorded in the audit log.",
-        "dct:source": [{"name": s.name, "license": s.licence, "legalBasis": s.legal_basis, "sha256": s.content_hash}
-                       for s in sources],
+        "dct:source": [
+            {"name": s.name, "license": s.licence, "legalBasis": s.legal_basis, "sha256": s.content_hash}
+            for s in sources
+        ],
         "sc:identifier": dataset.merkle_root,
     }
 
@@ -264,7 +313,7 @@ def dataset_card(*, dataset: Dataset, lineage: list[dict[str, Any]], gates: list
         "",
         f"- Strategy: {request.strategy}; backend: {request.backend}; seed: {request.seed}",
         f"- Models: {', '.join(sorted({i['model'] for i in lineage if i['model']})) or 'n/a'}",
-        f"- Prompt templates: {', '.join(sorted({i['template_hash'][:16] for i in lineage if i['template_hash']})) or 'n/a'}",
+        f"- Prompt templates: {', '.join(sorted({i['template_hash'][:16] for i in lineage if i['template_hash']}))}",
         "",
         "## Compliance",
         "",
@@ -288,7 +337,8 @@ def dataset_card(*, dataset: Dataset, lineage: list[dict[str, Any]], gates: list
         lines += ["| gate | result | metric | threshold |", "|---|---|---|---|"]
         lines += [
             f"| {g.get('name')} | {'pass' if g.get('passed') else 'FAIL'} | {g.get('metric')} | {g.get('threshold')} |"
-            for g in gates if "name" in g
+            for g in gates
+            if "name" in g
         ]
     else:
         lines.append("No gate results recorded.")

@@ -85,18 +85,27 @@ def audit_event_canonical_bytes(
     if not isinstance(payload, dict):
         raise TypeError(f"payload must be a JSON object, got {type(payload).__name__}")
     text = (
-        '{"action":' + _encode_string(action)
-        + ',"actor_id":' + ("null" if actor_id is None else canonical_number(actor_id))
-        + ',"actor_name":' + _encode_string(actor_name)
-        + ',"created_at":' + _encode_string(created_at.astimezone(UTC).isoformat())
-        + ',"key_id":' + _encode_string(key_id)
-        + ',"object_id":' + _encode_string(str(object_id))
-        + ',"object_type":' + _encode_string(object_type)
+        '{"action":'
+        + _encode_string(action)
+        + ',"actor_id":'
+        + ("null" if actor_id is None else canonical_number(actor_id))
+        + ',"actor_name":'
+        + _encode_string(actor_name)
+        + ',"created_at":'
+        + _encode_string(created_at.astimezone(UTC).isoformat())
+        + ',"key_id":'
+        + _encode_string(key_id)
+        + ',"object_id":'
+        + _encode_string(str(object_id))
+        + ',"object_type":'
+        + _encode_string(object_type)
         + ',"payload":'
     )
-    return text.encode("utf-8") + canonical_json_bytes(payload) + (
-        ',"prev_hash":' + _encode_string(prev_hash) + ',"seq":' + canonical_number(seq) + "}"
-    ).encode("utf-8")
+    return (
+        text.encode("utf-8")
+        + canonical_json_bytes(payload)
+        + (',"prev_hash":' + _encode_string(prev_hash) + ',"seq":' + canonical_number(seq) + "}").encode("utf-8")
+    )
 
 
 def audit_hash_for_event_fields(**fields: Any) -> str:
@@ -162,9 +171,7 @@ def audit_event_append(
             f"(at most {_ACTION_MAX} characters)"
         )
     if not isinstance(object_type, str) or not object_type or len(object_type) > _OBJECT_TYPE_MAX:
-        raise ValueError(
-            f"audit object_type must be a non-empty string of at most {_OBJECT_TYPE_MAX} characters"
-        )
+        raise ValueError(f"audit object_type must be a non-empty string of at most {_OBJECT_TYPE_MAX} characters")
     if isinstance(object_id, bool) or not isinstance(object_id, str | int):
         raise ValueError(f"audit object_id must be a string or an int, got {type(object_id).__name__}")
     object_id_text = str(object_id)

@@ -268,5 +268,9 @@ def _load_sm2_key(path: str) -> Sm2Signer:
         raise ImproperlyConfigured(f"Cannot read the SM2 key file {path}: {exc}") from exc
     if len(private_hex) != 64:
         raise ImproperlyConfigured(f"{path} must hold a 32-byte SM2 private key as 64 hex digits")
-    public_hex = str(sm2.CryptSM2(public_key="", private_key=private_hex)._kg(int(private_hex, 16), sm2.default_ecc_table["g"]))
-    return Sm2Signer(key_id=sm2_key_id_for_public_hex(public_hex), private_key_hex=private_hex, public_key_hex=public_hex)
+    public_hex = str(
+        sm2.CryptSM2(public_key="", private_key=private_hex)._kg(int(private_hex, 16), sm2.default_ecc_table["g"])
+    )
+    return Sm2Signer(
+        key_id=sm2_key_id_for_public_hex(public_hex), private_key_hex=private_hex, public_key_hex=public_hex
+    )

@@ -1,6 +1,6 @@
 """Celery entry points for the audit log. Schedule ``audit_heartbeat`` with Celery beat, e.g.
 
-    CELERY_BEAT_SCHEDULE = {"audit-heartbeat": {"task": "audit.tasks.audit_heartbeat", "schedule": 600}}
+CELERY_BEAT_SCHEDULE = {"audit-heartbeat": {"task": "audit.tasks.audit_heartbeat", "schedule": 600}}
 """
 
 from __future__ import annotations

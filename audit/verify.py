@@ -8,11 +8,21 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Q
+
 from audit import merkle
 from audit.canonical import canonical_json_bytes
 from audit.checkpoints import checkpoint_body, checkpoint_hash_of
 from audit.conf import audit_setting
-from audit.models import GENESIS_HASH, HEAD_PK, AuditChainHead, AuditCheckpoint, AuditEvent, AuditSigningKey, AuditTreeNode
+from audit.models import (
+    GENESIS_HASH,
+    HEAD_PK,
+    AuditChainHead,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditSigningKey,
+    AuditTreeNode,
+)
 from audit.services import audit_event_canonical_bytes, audit_signature_message
 from audit.signing import sm2_verify, verify_signature
 
@@ -149,9 +159,7 @@ def audit_chain_verify(
             if (all_signatures or seq > covered) and not verify_signature(
                 key.public_key_pem, signature, audit_signature_message(event_hash)
             ):
-                return _bad(
-                    checked, seq, f"event {seq}: signature invalid under key {key_id} (forged or re-signed?)"
-                )
+                return _bad(checked, seq, f"event {seq}: signature invalid under key {key_id} (forged or re-signed?)")
             if key.retired_at is not None and created_at > key.retired_at:
                 return _bad(
                     checked,
@@ -173,10 +181,10 @@ def audit_chain_verify(
             checked += 1
             prev_hash = event_hash
             expected_seq = seq + 1
-        stored = dict(AuditTreeNode.objects.filter(key__in=list(completed)).values_list("key", "hash"))
+        stored = _stored_nodes(completed)
         for node_key_value in sorted(completed, key=lambda k: completed[k][0]):
-            seq, value = completed[node_key_value]
-            if stored.get(node_key_value) != value:
+            seq, node_hex = completed[node_key_value]
+            if stored.get(node_key_value) != node_hex:
                 level, index = merkle.node_from_key(node_key_value)
                 what = "missing" if node_key_value not in stored else "wrong"
                 return _bad(checked, seq, f"event {seq}: tree node level {level} index {index} is {what}")
@@ -188,8 +196,7 @@ def audit_chain_verify(
         return _bad_cp(
             checked,
             cp.index,
-            f"checkpoint {cp.index}: covers {size} events but the log ends at event {last_seq} "
-            "(tail rows deleted?)",
+            f"checkpoint {cp.index}: covers {size} events but the log ends at event {last_seq} (tail rows deleted?)",
         )
     if head_before is not None and head_before[0] > last_seq:
         return _bad(
@@ -200,7 +207,10 @@ def audit_chain_verify(
         )
     if checked == 0:
         return ChainVerification(
-            ok=True, events_checked=0, first_bad_seq=None, reason="audit log is empty",
+            ok=True,
+            events_checked=0,
+            first_bad_seq=None,
+            reason="audit log is empty",
             checkpoints_checked=len(checkpoints),
         )
 
@@ -216,9 +226,7 @@ def audit_chain_verify(
             f"event {head_after[0] + 1}: beyond the chain head, which records only {head_after[0]} events",
         )
     if head_after[0] == last_seq and head_after[1] != prev_hash:
-        return _bad(
-            checked, last_seq, f"event {last_seq}: chain head records a different hash for this event"
-        )
+        return _bad(checked, last_seq, f"event {last_seq}: chain head records a different hash for this event")
     if head_after[0] == last_seq and head_after[2] != [value.hex() for value in frontier.hashes]:
         return _bad(checked, last_seq, f"event {last_seq}: the chain head's tree frontier does not match the events")
     return ChainVerification(
@@ -292,6 +300,21 @@ def _check_checkpoint_chain(
     if head is not None and checkpoints and head[3] == len(checkpoints) and head[4] != prev_hash:
         return _bad_cp(0, len(checkpoints), f"checkpoint {len(checkpoints)}: the head records a different hash")
     return None
+
+
+def _stored_nodes(completed: dict[int, tuple[int, str]]) -> dict[int, str]:
+    """The stored hashes for these node keys: one range per tree level instead of thousands of ids."""
+    bounds: dict[int, tuple[int, int]] = {}
+    for key in completed:
+        level = key >> 48
+        low, high = bounds.get(level, (key, key))
+        bounds[level] = (min(low, key), max(high, key))
+    if not bounds:
+        return {}
+    ranges = Q()
+    for low, high in bounds.values():
+        ranges |= Q(key__gte=low, key__lte=high)
+    return dict(AuditTreeNode.objects.filter(ranges).values_list("key", "hash"))
 
 
 def _keys() -> dict[str, _Key]:

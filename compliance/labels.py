@@ -17,7 +17,9 @@ AIGC_FIELDS = (
 PRODUCER = "synthgate"
 
 
-def implicit_label(*, produce_id: str, propagator: str = "", propagate_id: str = "", reserved_code: str = "") -> dict[str, str]:
+def implicit_label(
+    *, produce_id: str, propagator: str = "", propagate_id: str = "", reserved_code: str = ""
+) -> dict[str, str]:
     """The ``AIGC`` metadata value. ``Label`` "1" = the content is AI-generated."""
     if not produce_id:
         raise ValueError("ProduceID must name the content's audit trail")

@@ -42,9 +42,13 @@ _CLAUSE = re.compile(r"[^\s，。！？；：、,!?;:“”\"'（）()\[\]【】
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # Country and province-level names alone identify nobody; masking them only makes the data worse.
 _BROAD_PLACES = frozenset(
-    "中国 中华人民共和国 美国 英国 日本 韩国 法国 德国 俄罗斯 香港 澳门 台湾 北京 上海 天津 重庆 河北 山西 辽宁 吉林 "
-    "黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州 云南 陕西 甘肃 青海 内蒙古 广西 西藏 "
-    "宁夏 新疆 北京市 上海市 天津市 重庆市 全国 海外 国内 内地 大陆 亚洲 欧洲 China USA UK".split()
+    [
+        "中国", "中华人民共和国", "美国", "英国", "日本", "韩国", "法国", "德国", "俄罗斯", "香港", "澳门",
+        "台湾", "北京", "上海", "天津", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
+        "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南",
+        "陕西", "甘肃", "青海", "内蒙古", "广西", "西藏", "宁夏", "新疆", "北京市", "上海市", "天津市",
+        "重庆市", "全国", "海外", "国内", "内地", "大陆", "亚洲", "欧洲", "China", "USA", "UK",
+    ]
 )
 _ORG_SUFFIX = re.compile(
     r"(?:公司|银行|集团|大学|学院|学校|医院|中学|小学|幼儿园|研究所|研究院|委员会|协会|基金会|中心|支行|分行|"
@@ -54,11 +58,17 @@ _LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z .,'&-]*[A-Za-z.]")
 _CAPITALISED = re.compile(r"(?<![A-Za-z])[A-Z][a-z]+")
 # Sentence openers and other capitalised words that never start a name on their own.
 _OPENERS = frozenset(
-    "The This That These Those A An I It We You He She They Please Thanks Thank Hello Hi Dear Yes No "
-    "Our Your My His Her Their If When What Why How Where Which Who Can Could Would Should Will Do Does "
-    "Did Is Are Was Were Be Has Have Had Let For In On At By From To With As And But Or So Not All Any "
-    "Each Every Some Sure Okay Ok Good Great Sorry Also Then Now Here There After Before Today Customer "
-    "Agent Assistant User Account Card Phone Email Mobile Number Order Invoice Tracking Amount Date".split()
+    [
+        "The", "This", "That", "These", "Those", "A", "An", "I", "It", "We", "You", "He", "She", "They",
+        "Please", "Thanks", "Thank", "Hello", "Hi", "Dear", "Yes", "No", "Our", "Your", "My", "His", "Her",
+        "Their", "If", "When", "What", "Why", "How", "Where", "Which", "Who", "Can", "Could", "Would",
+        "Should", "Will", "Do", "Does", "Did", "Is", "Are", "Was", "Were", "Be", "Has", "Have", "Had",
+        "Let", "For", "In", "On", "At", "By", "From", "To", "With", "As", "And", "But", "Or", "So", "Not",
+        "All", "Any", "Each", "Every", "Some", "Sure", "Okay", "Ok", "Good", "Great", "Sorry", "Also",
+        "Then", "Now", "Here", "There", "After", "Before", "Today", "Customer", "Agent", "Assistant",
+        "User", "Account", "Card", "Phone", "Email", "Mobile", "Number", "Order", "Invoice", "Tracking",
+        "Amount", "Date",
+    ]
 )
 _LAC_TYPES = {"PER": "PERSON", "LOC": "LOCATION", "ORG": "ORGANIZATION"}
 _JIEBA_TYPES = {"nr": "PERSON", "ns": "LOCATION", "nt": "ORGANIZATION"}
@@ -130,7 +140,7 @@ def _zh_spans(segment: str, tagged: list[tuple[str, str]] | None = None) -> tupl
         else:
             tagged = [(p.word, p.flag) for p in _jieba().cut(segment)]
     types = _LAC_TYPES if backend == "lac" else _JIEBA_TYPES
-    spans = []
+    spans: list[tuple[str, int, int]] = []
     offset = 0
     for word, tag in tagged:
         start = segment.find(word, offset)
@@ -140,12 +150,14 @@ def _zh_spans(segment: str, tagged: list[tuple[str, str]] | None = None) -> tupl
         entity = types.get(tag)
         if entity is None or len(word) < 2:
             continue
-        if entity == "LOCATION" and word in _BROAD_PLACES:
-            continue
         if entity == "ORGANIZATION" and not _ORG_SUFFIX.search(word):
             continue
+        if spans and spans[-1][0] == entity == "LOCATION" and spans[-1][2] == start:
+            spans[-1] = (entity, spans[-1][1], offset)  # 上海市 + 浦东新区 + 滨江大道87号: one address
+            continue
         spans.append((entity, start, offset))
-    return tuple(spans)
+    # A country or province alone identifies nobody; it stays only as part of a longer address.
+    return tuple(s for s in spans if not (s[0] == "LOCATION" and segment[s[1] : s[2]] in _BROAD_PLACES))
 
 
 def _en_spans(doc: Any) -> tuple[tuple[str, int, int], ...]:

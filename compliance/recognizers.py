@@ -250,10 +250,14 @@ class ChineseLandlineRecognizer(PatternRecognizer):
 
 
 class ChineseBankCardRecognizerV2(ChineseBankCardRecognizer):
-    """Leaves Luhn-valid cards with an international brand prefix to ``CreditCardRecognizer``."""
+    """Leaves Luhn-valid cards with an international brand prefix to ``ChineseTextCreditCardRecognizer``."""
 
     def validate_result(self, pattern_text: str) -> bool | None:
         digits = re.sub(r"\D", "", pattern_text)
+        # Issuer numbers start with 2-6 or 9 (UnionPay 62, Visa 4, Mastercard 5/2, JCB/Amex 3, old domestic 9);
+        # an order or case number starting with 0, 1, 7 or 8 is not a card, however it scores on Luhn.
+        if digits[0] not in "234569":
+            return False
         if luhn_valid(digits):
             return None if _CREDIT_BRAND.match(digits) and len(digits) <= 16 else True
         return None
@@ -262,7 +266,7 @@ class ChineseBankCardRecognizerV2(ChineseBankCardRecognizer):
 _CREDIT_BRAND = re.compile(r"(?:4|5[1-5]|2[2-7]|3[47]|35|6011|65)")
 
 
-class CreditCardRecognizer(PatternRecognizer):
+class ChineseTextCreditCardRecognizer(PatternRecognizer):
     """Visa, Mastercard, Amex, JCB, Discover (13–16 digits, grouped or not); Luhn-valid only."""
 
     ENTITY = "CREDIT_CARD"
@@ -270,9 +274,9 @@ class CreditCardRecognizer(PatternRecognizer):
 
     def __init__(self, supported_language: str = "zh") -> None:
         super().__init__(
-            supported_entity=self.ENTITY, name="CreditCardRecognizer", supported_language=supported_language,
+            supported_entity=self.ENTITY, name="ChineseTextCreditCardRecognizer", supported_language=supported_language,
             patterns=[
-                Pattern("credit_card", _START + r"(?:4|5[1-5]|2[2-7]|3[47]|35|6011|65)\d{11,14}" + _END, 0.3),
+                Pattern("credit_card", _START + r"(?=4|5[1-5]|2[2-7]|3[47]|35|6011|65)\d{13,16}" + _END, 0.3),
                 Pattern("credit_card_grouped", _START + r"(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[5]\d{2}|6011|65\d{2})"
                         r"(?:[ -]\d{4}){3}" + _END, 0.3),
                 Pattern("credit_card_amex", _START + r"3[47]\d{2}[ -]\d{6}[ -]\d{5}" + _END, 0.3),
@@ -284,7 +288,7 @@ class CreditCardRecognizer(PatternRecognizer):
         return luhn_valid(re.sub(r"\D", "", pattern_text))
 
 
-class IbanRecognizer(PatternRecognizer):
+class ChineseTextIbanRecognizer(PatternRecognizer):
     """IBAN (ISO 13616), plain or in groups of four; mod-97 validated."""
 
     ENTITY = "IBAN_CODE"
@@ -292,7 +296,7 @@ class IbanRecognizer(PatternRecognizer):
 
     def __init__(self, supported_language: str = "zh") -> None:
         super().__init__(
-            supported_entity=self.ENTITY, name="IbanRecognizer", supported_language=supported_language,
+            supported_entity=self.ENTITY, name="ChineseTextIbanRecognizer", supported_language=supported_language,
             patterns=[
                 Pattern("iban", _START + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?" + _END, 0.3),
             ],
@@ -385,6 +389,8 @@ class ChineseLicensePlateRecognizer(PatternRecognizer):
 class AuthSecretRecognizer(EntityRecognizer):
     """Authentication data (JR/T 0171 C3): the value after 密码/PIN/CVV/验证码/password and the like."""
 
+    name: str
+
     ENTITIES = ["AUTH_SECRET"]
     _PATTERN = re.compile(
         r"(?:支付密码|取款密码|交易密码|查询密码|登录密码|密码|口令|验证码|动态码|安全码|CVV2?|CVN2?|CVC2?|PIN码?"
@@ -421,6 +427,24 @@ class AuthSecretRecognizer(EntityRecognizer):
         ]
 
 
+class ChineseAddressRecognizer(PatternRecognizer):
+    """Street addresses: optional province/city/district parts, a road, and a house number (``建国路88号``)."""
+
+    ENTITY = "LOCATION"
+    CONTEXT = ["地址", "住址", "住在", "寄到", "位于", "address"]
+    _ADMIN = r"(?:[\u4e00-\u9fff]{2,7}?(?:省|自治区|市|自治州|地区|盟|区|县|旗|镇|乡|街道))"
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY, name="ChineseAddressRecognizer", supported_language=supported_language,
+            patterns=[
+                Pattern("cn_street_address", self._ADMIN + r"{0,4}[\u4e00-\u9fff]{1,8}?(?:路|街|大道|大街|巷|弄|胡同|道)"
+                        r"(?:[东西南北中]段)?\d{1,5}(?:号|弄)(?:院)?(?:\d{1,4}(?:号楼|栋|幢|单元|室|层))*", 0.8),
+            ],
+            context=list(self.CONTEXT),
+        )
+
+
 class NameRecognizer(EntityRecognizer):
     """Person, place and organisation names from the offline NER models in ``compliance.ner``.
 
@@ -429,6 +453,7 @@ class NameRecognizer(EntityRecognizer):
     """
 
     ENTITIES = ["PERSON", "LOCATION", "ORGANIZATION"]
+    name: str
 
     def __init__(self, supported_language: str = "zh") -> None:
         super().__init__(
@@ -467,8 +492,8 @@ RECOGNIZER_CLASSES: tuple[Callable[..., EntityRecognizer], ...] = (
     ChineseResidentIdRecognizer,
     ChineseUsccRecognizer,
     ChineseBankCardRecognizerV2,
-    CreditCardRecognizer,
-    IbanRecognizer,
+    ChineseTextCreditCardRecognizer,
+    ChineseTextIbanRecognizer,
     ChineseMobileRecognizer,
     ChineseLandlineRecognizer,
     ChinesePassportRecognizer,
@@ -477,6 +502,7 @@ RECOGNIZER_CLASSES: tuple[Callable[..., EntityRecognizer], ...] = (
     ChineseLicensePlateRecognizer,
     ChineseTextEmailRecognizer,
     ChineseTextIpRecognizer,
+    ChineseAddressRecognizer,
     NameRecognizer,
 )
 
@@ -520,7 +546,13 @@ class CharWindowContextEnhancer(ContextAwareEnhancer):
     ) -> list[RecognizerResult]:
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
         given = [word.lower() for word in context or []]
-        results = copy.deepcopy(raw_results)
+        # Shallow copies (and a copy of the explanation we change): deepcopy was the costliest step of analysis.
+        results = []
+        for raw in raw_results:
+            result = copy.copy(raw)
+            if raw.analysis_explanation is not None:
+                result.analysis_explanation = copy.copy(raw.analysis_explanation)
+            results.append(result)
         for result in results:
             metadata = result.recognition_metadata or {}
             recognizer = by_id.get(metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))

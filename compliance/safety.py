@@ -97,7 +97,9 @@ class SafetyHit:
         risk = RISKS.get(self.risk_code)
         return {
             "risk": self.risk_code, "category": self.category, "layer": self.layer, "evidence": self.term,
-            "score": round(self.score, 3), "name_zh": risk.name_zh if risk else "", "name_en": risk.name_en if risk else "",
+            "score": round(self.score, 3),
+            "name_zh": risk.name_zh if risk else "",
+            "name_en": risk.name_en if risk else "",
         }
 
 
@@ -141,7 +143,7 @@ def pinyin_key(text: str) -> str:
     """Toneless pinyin of every Chinese character, other letters and digits kept: ``制造炸弹`` → ``zhizaozhadan``."""
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(normalise_for_matching(text), errors=lambda chars: list(chars)))
+    return "".join(lazy_pinyin(normalise_for_matching(text), errors=lambda chars: chars))
 
 
 # --- lexicon ------------------------------------------------------------------------------------

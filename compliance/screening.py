@@ -84,7 +84,8 @@ def screen_content(*, content: Any, policy_version: PolicyVersion, pseudonym_sco
     if dropped:
         classes = ", ".join(sorted({entity_class(t) for t in dropped}))
         return ScreeningOutcome(
-            accepted=False, reason=f"dropped by policy: carries {classes} personal financial information ({', '.join(dropped)})",
+            accepted=False,
+            reason=f"dropped by policy: carries {classes} personal financial information ({', '.join(dropped)})",
             masked_content=masked, findings=findings, counts=counts,
         )
     try:
@@ -153,7 +154,9 @@ def screen_text(
             text, operators=policy_version.pii_operators, hmac_key=pseudonym_key(pseudonym_scope),
             language=language, encryption_key=encryption_key,
         )
-        verdict = screen_safety(result.masked_text, actions=policy_version.safety_actions, policy_version=policy_version)
+        verdict = screen_safety(
+            result.masked_text, actions=policy_version.safety_actions, policy_version=policy_version
+        )
     except Exception as exc:  # noqa: BLE001 - fail closed with the reason, whatever the detector raised
         return {
             "masked": "", "entities": [],
@@ -164,10 +167,12 @@ def screen_text(
          "class": entity_class(f.entity_type)}
         for f in result.findings
     ]
-    evidence = [{**hit.as_dict(), "action": action_for(hit.risk_code, policy_version.safety_actions)} for hit in verdict.hits]
+    evidence = [
+        {**hit.as_dict(), "action": action_for(hit.risk_code, policy_version.safety_actions)} for hit in verdict.hits
+    ]
     safety: dict[str, Any] = {"verdict": verdict.verdict, "risks": verdict.risks, "evidence": evidence}
     class_actions = policy_version.class_actions or {}
-    dropped = sorted({e["type"] for e in entities if class_actions.get(e["class"]) == "drop"})
+    dropped = sorted({str(e["type"]) for e in entities if class_actions.get(str(e["class"])) == "drop"})
     if dropped:
         safety["pii_drop"] = dropped
     return {"masked": result.masked_text, "entities": entities, "safety": safety}

@@ -13,7 +13,9 @@ from audit.services import audit_event_append
 
 from .models import Policy, PolicyVersion, SafetyExemplar, SafetyTerm
 
-COPIED_SETTINGS = ("class_actions", "safety_layers", "source_harmful_rate_limit", "explicit_label", "explicit_label_text")
+COPIED_SETTINGS = (
+    "class_actions", "safety_layers", "source_harmful_rate_limit", "explicit_label", "explicit_label_text",
+)
 
 
 def policy_create(*, name: str, description: str = "", actor: Any) -> Policy:

@@ -122,11 +122,11 @@ def _draw(entity_type: str, value: str, compact: str, rng: random.Random) -> str
         fake = f"{country}{check:02d}{bban}"
         return " ".join(fake[i : i + 4] for i in range(0, len(fake), 4)) if " " in value else fake
     if entity_type == "HK_ID_CARD":
-        prefix = re.match(r"[A-Z]{1,2}", compact.upper())
-        count = len(prefix.group()) if prefix else 1
-        body = "".join(rng.choice(string.ascii_uppercase) for _ in range(count)) + _digits(rng, 6)
-        check = hk_id_check_char(body)
-        return f"{body}({check})" if "(" in value else body + check
+        letters = re.match(r"[A-Z]{1,2}", compact.upper())
+        count = len(letters.group()) if letters else 1
+        hk_body = "".join(rng.choice(string.ascii_uppercase) for _ in range(count)) + _digits(rng, 6)
+        hk_check = hk_id_check_char(hk_body)
+        return f"{hk_body}({hk_check})" if "(" in value else hk_body + hk_check
     if entity_type == "CN_LICENSE_PLATE":
         sep = "·" if "·" in value else ""
         tail = "".join(rng.choice(_PLATE_LETTERS + string.digits) for _ in range(len(compact.replace("·", "")) - 2))

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one risk per line
 """GB/T 45654-2025 (from TC260-003): 5 categories, 31 risks, each with a stable code and zh/en names."""
 
 from __future__ import annotations

@@ -79,3 +79,64 @@ class DatasetRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- quality: benchmark sets and review items (issue 5) ------------------------------------------------
+
+
+class BenchmarkSetAddForm(forms.ModelForm):
+    upload = forms.FileField(help_text="JSONL (one item per line; all string fields are indexed) or plain text.")
+
+    class Meta:
+        from .models import BenchmarkSet
+
+        model = BenchmarkSet
+        fields = ["name", "description", "active"]
+
+
+def _register_quality_admin() -> None:
+    from .models import BenchmarkSet, ReviewItem
+
+    @admin.register(BenchmarkSet)
+    class BenchmarkSetAdmin(admin.ModelAdmin):
+        """Upload a test set once; it is indexed (n-gram hashes) for the decontamination gate."""
+
+        list_display = ["name", "item_count", "ngram_count", "active", "created_at"]
+        readonly_fields = ["sha256", "item_count", "ngram_count", "index_path", "created_by", "created_at"]
+
+        def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+            if obj is None:
+                kwargs["form"] = BenchmarkSetAddForm
+            return super().get_form(request, obj, change=change, **kwargs)
+
+        def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+            if obj is None:
+                return ["name", "description", "active", "upload"]
+            return ["name", "description", "active", *self.readonly_fields]
+
+        def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+            if change:
+                super().save_model(request, obj, form, change)
+                return
+            from .pipelines.gates import benchmark_set_register
+
+            created = benchmark_set_register(
+                name=form.cleaned_data["name"], description=form.cleaned_data["description"],
+                content=form.cleaned_data["upload"].read(), actor=request.user)
+            obj.pk = created.pk
+
+    @admin.register(ReviewItem)
+    class ReviewItemAdmin(admin.ModelAdmin):
+        """Read-only: verdicts are given through the API so they are checked and audited."""
+
+        list_display = ["request", "record", "verdict", "reviewer", "reviewed_at"]
+        list_filter = ["verdict"]
+
+        def has_add_permission(self, request: HttpRequest) -> bool:
+            return False
+
+        def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+            return False
+
+
+_register_quality_admin()

@@ -31,6 +31,7 @@ class Failure(Exception):
 
 # --- RFC 8785 ------------------------------------------------------------------------------------
 
+
 def _number(value: Any) -> str:
     if isinstance(value, int):
         if -(2**53) <= value <= 2**53:
@@ -100,6 +101,7 @@ def canonical(value: Any) -> bytes:
 
 # --- RFC 6962 / RFC 9162 ---------------------------------------------------------------------------
 
+
 def leaf_hash(data: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + data).digest()
 
@@ -143,6 +145,7 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes], roo
 
 # --- signatures -------------------------------------------------------------------------------------
 
+
 def _load_keys(entries: list[dict[str, Any]], trusted: set[str] | None) -> dict[str, dict[str, Any]]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -160,11 +163,17 @@ def _load_keys(entries: list[dict[str, Any]], trusted: set[str] | None) -> dict[
             raise Failure(f"keys.json: key id {key_id} does not match its public key")
         if trusted is not None and key_id not in trusted:
             continue
-        keys[key_id] = {"public": public, "valid_from": entry.get("valid_from"), "valid_until": entry.get("valid_until")}
+        keys[key_id] = {
+            "public": public,
+            "valid_from": entry.get("valid_from"),
+            "valid_until": entry.get("valid_until"),
+        }
     return keys
 
 
-def _verify_signature(keys: dict[str, dict[str, Any]], key_id: str, signature_hex: str, message: bytes, when: str, what: str) -> None:
+def _verify_signature(
+    keys: dict[str, dict[str, Any]], key_id: str, signature_hex: str, message: bytes, when: str, what: str
+) -> None:
     from cryptography.exceptions import InvalidSignature
 
     key = keys.get(key_id)
@@ -186,6 +195,7 @@ def _parse_time(text: str) -> datetime:
 
 
 # --- the bundle -------------------------------------------------------------------------------------
+
 
 def _json(archive: zipfile.ZipFile, name: str) -> Any:
     try:
@@ -223,8 +233,14 @@ def verify_bundle(path: str, trusted_key_ids: set[str] | None = None) -> str:
             raise Failure(f"checkpoint.json: unknown format {body.get('format')!r}")
         if body.get("origin") != manifest.get("log_origin"):
             raise Failure("checkpoint.json: origin differs from the manifest's log_origin")
-        _verify_signature(keys, str(body.get("key_id")), str(checkpoint.get("signature", "")), canonical(body),
-                          str(body.get("timestamp")), "checkpoint.json")
+        _verify_signature(
+            keys,
+            str(body.get("key_id")),
+            str(checkpoint.get("signature", "")),
+            canonical(body),
+            str(body.get("timestamp")),
+            "checkpoint.json",
+        )
         tree_size = int(body["tree_size"])
         root = bytes.fromhex(body["root_hash"])
 
@@ -242,8 +258,14 @@ def verify_bundle(path: str, trusted_key_ids: set[str] | None = None) -> str:
             event_hash = hashlib.sha256(data).hexdigest()
             if event_hash != entry.get("event_hash"):
                 raise Failure(f"{what}: hash does not match its contents (edited?)")
-            _verify_signature(keys, str(event.get("key_id")), str(entry.get("signature", "")), event_hash.encode("ascii"),
-                              str(event.get("created_at")), what)
+            _verify_signature(
+                keys,
+                str(event.get("key_id")),
+                str(entry.get("signature", "")),
+                event_hash.encode("ascii"),
+                str(event.get("created_at")),
+                what,
+            )
             if entry.get("leaf_index") != seq - 1:
                 raise Failure(f"{what}: leaf index {entry.get('leaf_index')} is not seq - 1")
             proof = [bytes.fromhex(value) for value in entry.get("audit_path", [])]
@@ -264,7 +286,8 @@ def verify_bundle(path: str, trusted_key_ids: set[str] | None = None) -> str:
         if dataset_root != dataset.get("merkle_root"):
             raise Failure("dataset: Merkle root over the records does not match the manifest")
         releases = [
-            event for event in events
+            event
+            for event in events
             if event.get("action") == "dataset.release" and event.get("object_id") == str(dataset.get("id"))
         ]
         if not releases:
@@ -272,15 +295,22 @@ def verify_bundle(path: str, trusted_key_ids: set[str] | None = None) -> str:
         payload = releases[-1].get("payload") or {}
         if payload.get("merkle_root") != dataset_root or payload.get("sha256") != dataset.get("content_hash"):
             raise Failure("dataset: the signed dataset.release event records a different root or SHA-256")
-        return (f"OK: dataset {dataset.get('id')} ({len(lines)} records, root {dataset_root[:16]}…), "
-                f"{len(events)} events proven against checkpoint {body.get('index')} (tree size {tree_size})")
+        return (
+            f"OK: dataset {dataset.get('id')} ({len(lines)} records, root {dataset_root[:16]}…), "
+            f"{len(events)} events proven against checkpoint {body.get('index')} (tree size {tree_size})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify a synthgate evidence bundle offline.")
     parser.add_argument("bundle")
-    parser.add_argument("--trusted-key-id", action="append", dest="trusted", metavar="KEY_ID",
-                        help="accept only signatures by this key id (repeatable); take it from outside the bundle")
+    parser.add_argument(
+        "--trusted-key-id",
+        action="append",
+        dest="trusted",
+        metavar="KEY_ID",
+        help="accept only signatures by this key id (repeatable); take it from outside the bundle",
+    )
     args = parser.parse_args(argv)
     try:
         message = verify_bundle(args.bundle, set(args.trusted) if args.trusted else None)

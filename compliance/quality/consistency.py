@@ -40,7 +40,8 @@ _UNITS: dict[str, tuple[str, float]] = {
     "克": ("mass", 1), "斤": ("mass", 500), "kg": ("mass", 1000), "grams": ("mass", 1), "岁": ("age", 1),
     "years old": ("age", 1), "mah": ("charge", 1), "gb": ("data", 1e9), "mb": ("data", 1e6), "tb": ("data", 1e12),
     "次": ("times", 1), "times": ("times", 1), "张": ("cards", 1), "笔": ("transactions", 1),
-    "个": ("items", 1), "人": ("people", 1), "people": ("people", 1), "倍": ("multiple", 1),
+    "个": ("items", 1), "人": ("people", 1), "升": ("volume", 1), "毫升": ("volume", 0.001),
+    "litres": ("volume", 1), "liters": ("volume", 1), "people": ("people", 1), "倍": ("multiple", 1),
 }
 _UNIT_ALT = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 _FACT = re.compile(
@@ -50,24 +51,28 @@ _CLAUSE_END = re.compile(r"[，。；;！？!?\n]|,(?!\d{3})|\.(?!\d)|\s-\s")
 _RUN = re.compile(r"[\u4e00-\u9fffA-Za-z]+$")
 _RANGE_START = re.compile(r"\d\s*(到|至|-|~|～|—)\s*$")
 # A differing character right before the shared attribute that names a different subject or period.
-_QUALIFIERS = frozenset("年月日周季天时首末单总均最甲乙丙丁一二三四五六七八九十")
+_QUALIFIERS = frozenset("年月日周季天时首末单总均最内外代期甲乙丙丁一二三四五六七八九十")
 
 # Clauses with these describe a change, a condition, a bound, a range, a comparison or a negation.
 _ZH_SKIP = re.compile(
-    r"如果|若|假如|假设|优惠|调整|降|升|提高|提升|减少|增加|增长|原来|原价|原本|之前|以前|以后|之后|后来|变为|变成|改为|"
+    r"如果|若|假如|假设|优惠|调整|降|升至|升到|上升|升级|提高|提升|减少|增加|增长|原来|原价|原本|之前|以前|以后|之后|后来|变为|变成|改为|"
     r"最多|最少|至少|超过|以上|以下|以内|不超过|不低于|低于|高于|多于|少于|否则|或者|不是|并非|而不是|曾|去年|今年|明年|"
-    r"上月|下月|上个月|下个月|每|第|比|剩|还|再|额外|另|共计|合计|总共|累计"
+    r"上月|下月|上个月|下个月|第|比|剩|还|再|额外|另|共计|合计|总共|累计"
 )
 _EN_SKIP = re.compile(
-    r"\b(if|unless|after|before|previously|formerly|used to|was|were|now|currently|increase[sd]?|reduce[sd]?|"
+    r"\b(if|unless|after|before|previously|formerly|used to|last year|last month|in the past|now|currently|increase[sd]?|reduce[sd]?|"
     r"rais(e|ed|es)|drop(s|ped)?|cut|lower(ed)?|higher|up to|at least|at most|more than|less than|under|"
-    r"above|below|minimum|maximum|max|min|per|each|every|or|otherwise|not|instead|discount(ed)?|promotion(al)?|"
+    r"above|below|minimum|maximum|max|min|or|otherwise|not|instead|discount(ed)?|promotion(al)?|"
     r"next|between|from|than|remaining|another|additional|extra|total|plus|earlier|later)\b",
     re.IGNORECASE,
 )
+_CONDITION = re.compile(r"如果|假如|假设|若是|\b(if|unless|abroad|overseas)\b", re.IGNORECASE)
 _ZH_FILLER = re.compile(
-    r"(只有|仅有|仅为|仅|只|约为|约|大约|大概|将近|接近|差不多|为|是|达到|达|高达|可达|长达|有|在|:|：|\s)+$"
+    r"(只有|仅有|仅为|仅|只|约为|约|大约|大概|将近|接近|差不多|为|是|达到|达|高达|可达|长达|有|在|需要|要|需|用时|耗时|"
+    r"花费|:|：|\s)+$"
 )
+_ZH_TIME_SUFFIX = re.compile(r"(时间|时长|每[年月日天次笔周]?)$")
+_ZH_AFTER = re.compile(r"^([\u4e00-\u9fff]{1,3})(?=$|[，。；;！？!?\n,.])")
 _EN_FILLER = frozenset({
     "is", "are", "be", "will", "would", "of", "about", "around", "approximately", "roughly", "only", "just",
     "at", "a", "an", "the", "for", "by", "set", "fixed", "stands", "comes", "it", "this", "that", "your", "our",
@@ -91,6 +96,13 @@ _ZH_CANON = (
 )
 
 
+_EN_QUALIFIERS = frozenset({
+    "annual", "yearly", "monthly", "weekly", "daily", "premium", "standard", "basic", "gold", "platinum", "express",
+    "international", "domestic", "abroad", "overseas", "student", "business", "personal", "new", "old", "first",
+    "second", "third", "other", "another", "dock", "cheque", "promotional", "late",
+})
+
+
 @dataclass(frozen=True)
 class Fact:
     key: str
@@ -98,6 +110,7 @@ class Fact:
     dimension: str
     text: str  # the clause excerpt, for evidence
     where: str  # "instruction" | "response"
+    qualifiers: frozenset[str] = frozenset()
 
 
 def _canon_zh(run: str) -> str:
@@ -112,7 +125,7 @@ def _key_for(prefix: str) -> str | None:
     latin = re.findall(r"[A-Za-z]+", prefix)
     cjk_tail = _RUN.search(_ZH_FILLER.sub("", prefix))
     if cjk_tail and re.search(r"[\u4e00-\u9fff]", cjk_tail.group(0)):
-        run = re.split(r"[的之]", cjk_tail.group(0))[-1][-6:]
+        run = _ZH_TIME_SUFFIX.sub("", re.split(r"[的之]", cjk_tail.group(0))[-1])[-10:]
         run = _canon_zh(run)
         return run if len(run) >= 2 else None
     words = [w.lower() for w in latin]
@@ -135,18 +148,47 @@ def extract_facts(text: str, *, where: str) -> list[Fact]:
         clause = text[start : stop.start() if stop else len(text)]
         if _ZH_SKIP.search(clause) or _EN_SKIP.search(clause):
             continue
+        if _CONDITION.search(_sentence(text, match.start(), match.end())):
+            continue
         if len(_FACT.findall(clause)) > 1:  # two values in one clause: a comparison or a list
             continue
         if _RANGE_START.search(text[start : match.start()]):
             continue
         key = _key_for(text[start : match.start()])
+        after = _ZH_AFTER.match(text[match.end() : match.end() + 4])
+        if key is not None and after is not None and re.search(r"[\u4e00-\u9fff]", key) \
+                and not after.group(1).startswith("每"):
+            key = _canon_zh(key + after.group(1))  # "退款3个工作日到账" is about 退款到账
+        sentence = _sentence(text, match.start(), match.end())
+        qualifiers = frozenset(w.lower() for w in re.findall(r"[A-Za-z]+", sentence) if w.lower() in _EN_QUALIFIERS)
+        if not re.search(r"[\u4e00-\u9fff]", sentence):
+            nearest = _nearest_attribute(sentence, text.find(sentence), match.start())
+            key = nearest or key  # English: the attribute word nearest the number, anywhere in the sentence
         if key is None:
             continue
         unit = match.group(2).lower()
         dimension, factor = _UNITS.get(unit, _UNITS.get(match.group(2), ("", 1)))
         value = float(match.group(1).replace(",", "")) * factor
-        facts.append(Fact(key=key, value=value, dimension=dimension, text=clause.strip()[:120], where=where))
+        facts.append(Fact(key=key, value=value, dimension=dimension, text=clause.strip()[:120], where=where,
+                          qualifiers=qualifiers))
     return facts
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(ch, 0, start) for ch in "。！？!?;；\n")
+    dots = [m.end() for m in re.finditer(r"\.(?!\d)", text[:start])]
+    left = max(left + 1, dots[-1] if dots else 0)
+    stop = re.search(r"[。！？!?;；\n]|\.(?!\d)", text[end:])
+    return text[left : end + stop.start() if stop else len(text)]
+
+
+def _nearest_attribute(sentence: str, offset: int, number_at: int) -> str | None:
+    best, best_distance = None, 10**9
+    for word in re.finditer(r"[A-Za-z]+", sentence):
+        canon = _EN_CANON.get(word.group(0).lower())
+        if canon is not None and abs(offset + word.start() - number_at) < best_distance:
+            best, best_distance = canon, abs(offset + word.start() - number_at)
+    return best
 
 
 def _same_attribute(a: str, b: str) -> bool:
@@ -160,12 +202,11 @@ def _same_attribute(a: str, b: str) -> bool:
         common += 1
     if common < 2:
         return False
-    rest_a, rest_b = a[: len(a) - common], b[: len(b) - common]
-    if rest_a and rest_b and rest_a[-1] != rest_b[-1]:
-        marks = (rest_a[-1], rest_b[-1])
-        if any(m in _QUALIFIERS or m.isascii() for m in marks):
-            return False  # "A卡年费" vs "B卡年费", "年利率" vs "月利率": different subjects
-    return True
+    rest_a, rest_b = set(a[: len(a) - common]), set(b[: len(b) - common])
+    only_a = {c for c in rest_a - rest_b if c in _QUALIFIERS or c.isascii()}
+    only_b = {c for c in rest_b - rest_a if c in _QUALIFIERS or c.isascii()}
+    # "A卡年费" vs "B卡年费", "年利率" vs "月利率", "境内…" vs "境外…": different subjects or periods.
+    return not (only_a and only_b)
 
 
 def _differs(x: float, y: float) -> bool:
@@ -181,6 +222,8 @@ def contradictions(item: QualityItem) -> list[tuple[str, str]]:
         for second in facts[i + 1 :]:
             if first.dimension != second.dimension or not _same_attribute(first.key, second.key):
                 continue
+            if first.qualifiers != second.qualifiers:
+                continue  # "annual fee" vs "monthly fee": different attributes
             if not _differs(first.value, second.value) or (first.text, second.text) in seen:
                 continue
             seen.add((first.text, second.text))

@@ -4,7 +4,8 @@ Shingles are token 3-grams from ``text.tokens``: character 3-grams for Chinese, 
 English. Signatures are computed for the whole batch at once with numpy (datasketch's legacy
 permutation scheme, so they are ordinary ``LeanMinHash`` objects) and indexed in a datasketch
 ``MinHashLSH``. An LSH candidate counts as a near duplicate only when its estimated Jaccard
-similarity reaches the threshold. The later record of a pair is flagged; earlier released records
+similarity reaches the threshold (the LSH itself is tuned 0.2 lower so that borderline pairs are
+not lost to banding). The later record of a pair is flagged; earlier released records
 are indexed first, so a record repeating one of them is always flagged.
 """
 
@@ -108,7 +109,8 @@ def duplicate_gate(
         exact_seen.setdefault(_exact_key(p.text), f"dataset {p.dataset_id} record {p.record_id}")
     texts = [p.text for p in prior] + [item.text for item in items]
     sig = signatures(texts)
-    lsh = MinHashLSH(threshold=jaccard, num_perm=NUM_PERM)
+    # The index casts a wider net than the verdict: candidates are confirmed on their estimated Jaccard.
+    lsh = MinHashLSH(threshold=max(0.3, jaccard - 0.2), num_perm=NUM_PERM)
     labels = [f"dataset {p.dataset_id} record {p.record_id}" for p in prior]
     for j in range(len(prior)):
         lsh.insert(j, LeanMinHash(seed=_SEED, hashvalues=sig[j], scheme="legacy"), check_duplication=False)

@@ -59,12 +59,12 @@ def category_coverage(items: Sequence[QualityItem], requested: Mapping[str, floa
     n = max(len(items), 1)
     actual = {k: v / n for k, v in actual_counts.items()}
     keys = set(actual) | set(requested)
-    tvd = 0.5 * sum(abs(actual.get(k, 0.0) - requested.get(k, 0.0)) for k in keys)
+    tvd = 0.5 * sum(abs(actual.get(k, 0.0) - requested.get(k, 0.0)) for k in keys) if requested else None
     return {
         "requested": {k: round(v, 4) for k, v in sorted(requested.items())},
         "actual": {k: round(v, 4) for k, v in sorted(actual.items())},
         "missing": sorted(k for k in requested if actual_counts.get(k, 0) == 0),
-        "total_variation_distance": round(tvd, 4),
+        "total_variation_distance": round(tvd, 4) if tvd is not None else None,
     }
 
 

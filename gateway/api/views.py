@@ -148,6 +148,8 @@ class VerifyOutput(serializers.Serializer):
     events_checked = serializers.IntegerField()
     first_bad_seq = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField()
+    checkpoints_checked = serializers.IntegerField()
+    first_bad_checkpoint = serializers.IntegerField(allow_null=True)
 
 
 # --- dataset requests ---------------------------------------------------------------------------
@@ -294,18 +296,25 @@ class DatasetDownload(APIView):
 
 
 class AuditEventList(ListAPIView):
-    """Audit events, newest first; filter by object, actor, action and time. Auditors only."""
+    """Audit events, newest first; filter by dataset, object, actor, action and time. Auditors only; the
+    read is itself logged (``audit.read``)."""
 
     permission_classes = [IsAuthenticated, IsAuditor]
     serializer_class = AuditEventOutput
 
     @extend_schema(parameters=[
+        OpenApiParameter("dataset", int, description="events about this dataset, its request and records"),
         OpenApiParameter("object_type", str), OpenApiParameter("object_id", str),
         OpenApiParameter("actor", str), OpenApiParameter("action", str),
         OpenApiParameter("since", str, description="ISO 8601"), OpenApiParameter("until", str, description="ISO 8601"),
     ])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        filters = {k: str(v)[:200] for k, v in request.query_params.items()
+                   if k in ("dataset", "object_type", "object_id", "actor", "action", "since", "until", "page")}
+        audit_event_append(actor=request.user, action="audit.read", object_type="audit_log", object_id="events",
+                           payload={"filters": filters})
+        return response
 
     def get_queryset(self) -> Any:
         from django.utils.dateparse import parse_datetime
@@ -319,14 +328,18 @@ class AuditEventList(ListAPIView):
                 if parsed is None:
                     raise serializers.ValidationError({name: f"not an ISO 8601 date-time: {raw!r}"})
                 bounds[name] = parsed
+        dataset = params.get("dataset")
+        if dataset and not dataset.isdigit():
+            raise serializers.ValidationError({"dataset": f"not a dataset id: {dataset!r}"})
         return audit_event_list(
+            dataset_id=int(dataset) if dataset else None,
             object_type=params.get("object_type") or None, object_id=params.get("object_id") or None,
             actor_name=params.get("actor") or None, action=params.get("action") or None, **bounds,
         ).order_by("-seq")
 
 
 class AuditVerify(APIView):
-    """Recheck the whole chain: hashes, links, signatures and the head."""
+    """Recheck the whole log: hashes, links, Merkle tree, signed checkpoints, signatures and the head."""
 
     permission_classes = [IsAuthenticated, IsAuditor]
 
@@ -335,7 +348,9 @@ class AuditVerify(APIView):
         result = audit_chain_verify()
         audit_event_append(actor=request.user, action="audit.verify", object_type="audit_log", object_id="chain",
                            payload={"ok": result.ok, "events_checked": result.events_checked,
-                                    "first_bad_seq": result.first_bad_seq})
+                                    "first_bad_seq": result.first_bad_seq,
+                                    "checkpoints_checked": result.checkpoints_checked,
+                                    "first_bad_checkpoint": result.first_bad_checkpoint})
         return Response(VerifyOutput(result).data, status=200 if result.ok else 409)
 
 

@@ -80,7 +80,7 @@ def _prior_texts(request: DatasetRequest) -> Iterator[PriorText]:
 _INDEX_CACHE: dict[tuple[int, str], frozenset[int]] = {}
 
 
-def _benchmark_indexes() -> list[BenchmarkIndex]:
+def benchmark_indexes() -> list[BenchmarkIndex]:
     indexes = []
     for bench in BenchmarkSet.objects.filter(active=True):
         key = (bench.pk, bench.sha256)
@@ -128,10 +128,10 @@ def gates_execute(*, request_id: int) -> QualityReport | None:
         items = [content_to_item(item_id=str(pk), content=content, text=text, kind=kind or request.kind,
                                  category=category) for pk, _, text, content, kind, category in accepted_rows]
         context = SuiteContext(
-            topic=f"{request.domain}: {request.task or request.purpose}",
+            topic=f"{request.domain}: {request.title}. {request.task}".strip(),
             requested_mix=request.options.get("subcategory_mix"),
             sources=[s.masked_content for s in request.sources.all() if s.masked_content],
-            prior=list(_prior_texts(request)), benchmarks=_benchmark_indexes(), screening_held=screening_held,
+            prior=list(_prior_texts(request)), benchmarks=benchmark_indexes(), screening_held=screening_held,
             judge=_judge(request), seed=request.seed,
         )
         suite = run_quality_suite(items, context=context, overrides=policy.gate_thresholds)
@@ -177,7 +177,7 @@ def gates_execute(*, request_id: int) -> QualityReport | None:
         summary = {"passed": passed, "gates": {g["name"]: g["passed"] for g in gates}, "error": gate_error,
                    "held_by_gates": len(hold)}
         if not passed:
-            failing = ", ".join(g["name"] for g in gates if not g["passed"]) or gate_error
+            failing = ", ".join(str(g["name"]) for g in gates if not g["passed"]) or gate_error
             _transition(request_id=request_id, target=S.FAILED, actor=None,
                         reason=f"quality gates failed: {failing}", payload=summary)
         elif policy.requires_human_approval or manual_required:

@@ -110,7 +110,8 @@ def _write_provenance(*, dataset: Dataset, records: list[Record], directory: Pat
         "records": (f"{stem}.provenance.jsonl",
                     "".join(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n" for item in built["records"])),
         "prov": (f"{stem}.prov.json", json.dumps(built["prov"], ensure_ascii=False, sort_keys=True, indent=1)),
-        "croissant": (f"{stem}.croissant.json", json.dumps(built["croissant"], ensure_ascii=False, sort_keys=True, indent=1)),
+        "croissant": (f"{stem}.croissant.json",
+                      json.dumps(built["croissant"], ensure_ascii=False, sort_keys=True, indent=1)),
         "card": (f"{stem}.card.md", built["card"]),
     }
     index: dict[str, dict[str, str]] = {}

@@ -35,9 +35,13 @@ class RequestForm(forms.Form):
     def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the team's own sources that passed screening can be chosen.
-        self.fields["sources"].queryset = Source.objects.filter(team=team, screening=Source.Screening.PASSED)
-        self.fields["policy_version"].queryset = policy_version_list()
-        self.fields["policy_version"].label_from_instance = lambda v: f"{v.policy.name} v{v.version}"
+        sources = self.fields["sources"]
+        assert isinstance(sources, forms.ModelMultipleChoiceField)
+        sources.queryset = Source.objects.filter(team=team, screening=Source.Screening.PASSED)
+        version = self.fields["policy_version"]
+        assert isinstance(version, forms.ModelChoiceField)
+        version.queryset = policy_version_list()
+        version.label_from_instance = lambda v: f"{v.policy.name} v{v.version}"  # type: ignore[method-assign]
 
     def service_fields(self) -> dict[str, Any]:
         """The cleaned data as ``dataset_request_create`` keywords."""

@@ -92,6 +92,14 @@ LEGAL_BASIS_LABELS: dict[str, Promise] = {
 }
 
 
+ROLE_LABELS: dict[str, Promise] = {
+    "requester": _("Requester"),
+    "approver": _("Approver"),
+    "auditor": _("Auditor"),
+    "policy_admin": _("Policy admin"),
+}
+
+
 def state_label(state: str) -> str:
     return str(STATE_LABELS.get(state, state))
 

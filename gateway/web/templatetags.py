@@ -70,5 +70,4 @@ def nav_for(user: Any) -> dict[str, Any]:
 
 @register.filter
 def role_label(value: str) -> str:
-    return {"requester": labels._("Requester"), "approver": labels._("Approver"), "auditor": labels._("Auditor"),
-            "policy_admin": labels._("Policy admin")}.get(value, value)
+    return str(labels.ROLE_LABELS.get(value, value))

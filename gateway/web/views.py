@@ -118,8 +118,7 @@ def cost_estimate(request: DatasetRequest) -> dict[str, Any]:
             tokens = data.get("tokens")
             if tokens is None and ("prompt_tokens" in data or "completion_tokens" in data):
                 tokens = int(data.get("prompt_tokens") or 0) + int(data.get("completion_tokens") or 0)
-            cost = data.get("cost", data.get("estimated_cost"))
-            return {"source": "service", "tokens": tokens, "cost": cost, "currency": data.get("currency", ""),
+            return {"source": "service", "tokens": tokens, "cost": data.get("cost", data.get("estimated_cost")), "currency": data.get("currency", ""),
                     "calls": data.get("calls"), "model": data.get("model", ""),
                     "price_source": data.get("price_source", ""), "problem": ""}
     else:
@@ -301,7 +300,7 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def request_download(request: HttpRequest, pk: int) -> HttpResponse:
+def request_download(request: HttpRequest, pk: int) -> HttpResponse | FileResponse:
     obj = _visible_request(request.user, pk)
     try:
         path = services.dataset_download_authorize(request=obj, actor=request.user)
@@ -519,7 +518,7 @@ def audit_lineage(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+def audit_evidence(request: HttpRequest, pk: int) -> HttpResponse | FileResponse:
     _require_role(request.user, Role.AUDITOR)
     obj = _visible_request(request.user, pk)
     build = _evidence_builder()

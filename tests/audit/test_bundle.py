@@ -29,7 +29,12 @@ def run_verifier(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     return subprocess.run(  # noqa: S603 - our own verifier, fixed arguments
         [sys.executable, "-I", str(workdir / "verify_bundle.py"), str(bundle), *args],
-        capture_output=True, text=True, env=env, cwd=workdir, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workdir,
+        timeout=60,
+        check=False,
     )
 
 
@@ -77,17 +82,25 @@ def test_release_records_root_card_provenance_and_a_release_checkpoint(released:
     assert "CN_MOBILE 5" in released.card and "| exact_duplicate | pass |" in released.card
     assert "approve by appr" in released.card
     prov = json.loads(Path(released.extra["provenance"]["prov"]["path"]).read_text())
-    assert prov["wasGeneratedBy"]["_:gen-dataset"] == {"prov:entity": f"sg:dataset/{released.pk}",
-                                                      "prov:activity": f"sg:release/{released.pk}"}
+    assert prov["wasGeneratedBy"]["_:gen-dataset"] == {
+        "prov:entity": f"sg:dataset/{released.pk}",
+        "prov:activity": f"sg:release/{released.pk}",
+    }
     assert len([k for k, v in prov["entity"].items() if v["prov:type"] == "sg:Record"]) == 5
     croissant = released.extra["croissant"]
     assert croissant["conformsTo"] == "http://mlcommons.org/croissant/1.0"
     assert croissant["rai:hasSyntheticData"] is True
     assert croissant["distribution"][0]["sha256"] == released.content_hash
-    records = [json.loads(line) for line in Path(released.extra["provenance"]["records"]["path"]).read_text().splitlines()]
+    records = [
+        json.loads(line) for line in Path(released.extra["provenance"]["records"]["path"]).read_text().splitlines()
+    ]
     first = records[0]
     assert first["sources"][0]["sha256"] == hashlib.sha256(b"faq").hexdigest()
-    assert (first["seed"], first["template_hash"], first["knowledge_tree_node"]) == (1000, "ab" * 32, "accounts/balance")
+    assert (first["seed"], first["template_hash"], first["knowledge_tree_node"]) == (
+        1000,
+        "ab" * 32,
+        "accounts/balance",
+    )
     assert first["raw_output_hmac"] == "cd" * 32
     assert first["gates"] == [{"name": "exact_duplicate", "passed": True}, {"name": "yield", "passed": True}]
     assert len(first["audit_event_seqs"]) == 1
@@ -99,9 +112,10 @@ def test_good_bundle_verifies_offline(released: Dataset, tmp_path: Path) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith(f"OK: dataset {released.pk} (5 records")
     # 5 record events + request events from release (transition) + the dataset.release event
-    assert summary.events == len(json.loads(zipfile.ZipFile(tmp_path / "bundle.zip").read("manifest.json"))["event_seqs"])
+    assert summary.events == len(
+        json.loads(zipfile.ZipFile(tmp_path / "bundle.zip").read("manifest.json"))["event_seqs"]
+    )
     assert AuditEvent.objects.filter(action="evidence_bundle.create", object_id=str(released.pk)).count() == 1
-
 
 
 @pytest.mark.parametrize(
@@ -123,7 +137,9 @@ def test_good_bundle_verifies_offline(released: Dataset, tmp_path: Path) -> None
         ("stale_manifest", "SHA-256 does not match the manifest"),
     ],
 )
-def test_tampered_bundle_fails_with_the_first_failure(released: Dataset, tmp_path: Path, attack: str, expected: str) -> None:
+def test_tampered_bundle_fails_with_the_first_failure(
+    released: Dataset, tmp_path: Path, attack: str, expected: str
+) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from audit.canonical import canonical_json_bytes

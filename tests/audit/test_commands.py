@@ -34,12 +34,12 @@ def _append(count: int) -> None:
 def test_audit_verify_succeeds_on_an_intact_log() -> None:
     _append(3)
 
-    assert _run_verify() == (0, "audit log verified: 3 events\n", "")
+    assert _run_verify() == (0, "audit log verified: 3 events, 0 checkpoints\n", "")
 
 
 @pytest.mark.django_db
 def test_audit_verify_succeeds_on_an_empty_log() -> None:
-    assert _run_verify() == (0, "audit log verified: 0 events\n", "")
+    assert _run_verify() == (0, "audit log verified: 0 events, 0 checkpoints\n", "")
 
 
 @pytest.mark.django_db
@@ -72,8 +72,7 @@ def test_audit_verify_honours_trusted_key_ids(audit_key: LoadedKey) -> None:
     assert _run_verify("--trusted-key-id", "0000000000000000") == (
         1,
         "",
-        f"audit log verification FAILED at event 1: signed with key {audit_key.key_id!r}, "
-        "which is not trusted\n",
+        f"audit log verification FAILED at event 1: signed with key {audit_key.key_id!r}, which is not trusted\n",
     )
 
 

@@ -49,9 +49,7 @@ def _append_concurrently_and_check() -> None:
     assert [check for check in checks_during_appends if not check.ok] == []
     total = PROCESSES * EVENTS_PER_PROCESS
     assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, total + 1))
-    per_worker = {
-        str(worker): AuditEvent.objects.filter(object_id=str(worker)).count() for worker in range(PROCESSES)
-    }
+    per_worker = {str(worker): AuditEvent.objects.filter(object_id=str(worker)).count() for worker in range(PROCESSES)}
     assert per_worker == {str(worker): EVENTS_PER_PROCESS for worker in range(PROCESSES)}
     head = AuditChainHead.objects.get(pk=1)
     assert (head.last_seq, head.last_hash) == (total, AuditEvent.objects.get(seq=total).event_hash)

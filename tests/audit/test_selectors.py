@@ -14,18 +14,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("audit_triggers_off
 @pytest.fixture
 def events(alice) -> list[AuditEvent]:
     return [
-        audit_event_append(
-            actor=alice, action="dataset_request.submit", object_type="dataset_request", object_id=1
-        ),
-        audit_event_append(
-            actor=None, action="generation_job.start", object_type="generation_job", object_id=1
-        ),
-        audit_event_append(
-            actor=alice, action="dataset_request.approve", object_type="dataset_request", object_id=1
-        ),
-        audit_event_append(
-            actor=alice, action="dataset_request.submit", object_type="dataset_request", object_id=2
-        ),
+        audit_event_append(actor=alice, action="dataset_request.submit", object_type="dataset_request", object_id=1),
+        audit_event_append(actor=None, action="generation_job.start", object_type="generation_job", object_id=1),
+        audit_event_append(actor=alice, action="dataset_request.approve", object_type="dataset_request", object_id=1),
+        audit_event_append(actor=alice, action="dataset_request.submit", object_type="dataset_request", object_id=2),
     ]
 
 

@@ -164,14 +164,10 @@ def test_retired_key_refuses_to_sign(audit_key: LoadedKey) -> None:
 
 
 @pytest.mark.django_db
-def test_stored_public_key_that_differs_from_the_file_is_refused(
-    audit_key: LoadedKey, tmp_path: Path
-) -> None:
+def test_stored_public_key_that_differs_from_the_file_is_refused(audit_key: LoadedKey, tmp_path: Path) -> None:
     ensure_public_key_registered()
     other = generate_key_file(tmp_path / "other.pem")
     AuditSigningKey.objects.filter(key_id=audit_key.key_id).update(public_key_pem=other.public_key_pem)
 
-    with pytest.raises(
-        ImproperlyConfigured, match=f"public key for audit signing key {audit_key.key_id} does not"
-    ):
+    with pytest.raises(ImproperlyConfigured, match=f"public key for audit signing key {audit_key.key_id} does not"):
         ensure_public_key_registered()

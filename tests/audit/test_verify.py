@@ -118,8 +118,7 @@ def test_deleted_last_row_is_found_by_the_head() -> None:
         ok=False,
         events_checked=4,
         first_bad_seq=5,
-        reason="event 5: missing; the chain head records 5 events but the log ends at event 4 "
-        "(tail rows deleted?)",
+        reason="event 5: missing; the chain head records 5 events but the log ends at event 4 (tail rows deleted?)",
     )
 
 
@@ -200,9 +199,7 @@ def test_event_resigned_with_an_unregistered_key_is_found(tmp_path: Path) -> Non
     assert result.reason == f"event 2: signed with unknown key {mallory.key_id!r}"
 
 
-def test_event_signed_by_another_key_under_the_original_key_id_is_found(
-    tmp_path: Path, audit_key: LoadedKey
-) -> None:
+def test_event_signed_by_another_key_under_the_original_key_id_is_found(tmp_path: Path, audit_key: LoadedKey) -> None:
     events = _append_events(3)
     mallory = generate_key_file(tmp_path / "mallory.pem")
     AuditEvent.objects.filter(seq=2).update(
@@ -260,9 +257,7 @@ def test_key_used_after_its_retirement_is_found(audit_key: LoadedKey) -> None:
 
 def test_key_retired_after_its_events_still_verifies(audit_key: LoadedKey) -> None:
     _append_events(2)
-    AuditSigningKey.objects.filter(key_id=audit_key.key_id).update(
-        retired_at=timezone.now() + timedelta(days=1)
-    )
+    AuditSigningKey.objects.filter(key_id=audit_key.key_id).update(retired_at=timezone.now() + timedelta(days=1))
 
     assert audit_chain_verify().ok is True
 

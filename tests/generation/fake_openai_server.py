@@ -9,7 +9,14 @@ Only ``POST /v1/chat/completions`` (non-streaming). Switches on ``server.state``
   ``OUTPUT_SCHEMA`` line asks for); set it to any non-JSON string to test malformed output;
 - ``required_api_key``: answer 401 unless ``Authorization: Bearer <key>`` matches; with
   ``echo_authorization`` the 401 quotes the header it got, as some proxies do;
-- ``reject_response_format``: answer 400 to any request that sends ``response_format``.
+- ``reject_response_format``: answer 400 to any request that sends ``response_format``;
+- ``retry_after``: the Retry-After (seconds, as a string) a 429 carries instead of the fast default;
+- ``truncate_next(n)``: the next ``n`` answers are cut in half with ``finish_reason: "length"``;
+- ``latency_seconds``: a fixed delay on every call (benchmarks);
+- ``fault_rate`` / ``fault_seed``: that share of calls fails at random with 429, 500 or a stall longer
+  than the client's time-out (``stall_seconds``), decided per call by a seeded RNG.
+
+``state.paid`` counts 200 answers per request-body hash, so a test can prove no call was paid twice.
 
 ``state.requests`` records each request's JSON body and headers (lower-cased names) for assertions.
 
@@ -19,7 +26,9 @@ Only ``POST /v1/chat/completions`` (non-streaming). Switches on ``server.state``
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import re
 import threading
 import time
@@ -42,6 +51,21 @@ DEFAULT_QA = {
     "instruction": "请说明信用卡账单分期的手续费如何计算。",
     "response": "账单分期按期收取手续费，每期手续费为分期本金乘以每期费率，随每期本金一起计入账单。",
 }
+DEFAULT_MATH = {
+    "problem": "本金 10000 元，年利率 3%，单利存 2 年，利息是多少？",
+    "steps": ["利息 = 10000 × 3% × 2", "= 600 元"],
+    "final_answer": "600 元",
+}
+STEP_DEFAULTS: dict[str, dict[str, Any]] = {
+    "qa": DEFAULT_QA,
+    "dialogue": DEFAULT_DIALOGUE,
+    "math": DEFAULT_MATH,
+    "subcategories": {"subcategories": ["冰箱", "空调", "洗衣机"]},
+    "items": {"items": ["不制冷", "漏水", "噪音大"]},
+    "question": {"question": "个人所得税年度汇算需要准备哪些材料？"},
+    "answer": {"answer": "需要准备身份证件、收入和专项附加扣除的相关凭证，通过个人所得税App办理。"},
+    "critique": {"critique": "回答缺少办理时间，建议补充。"},
+}
 _SCHEMA_LINE = re.compile(r"^OUTPUT_SCHEMA:\s*(\w+)\s*$", re.MULTILINE)
 
 
@@ -54,8 +78,19 @@ class FakeServerState:
     reject_response_format: bool = False
     prompt_tokens: int = 42
     completion_tokens: int = 17
+    retry_after: str | None = None
+    latency_seconds: float = 0.0
+    fault_rate: float = 0.0
+    fault_seed: int = 0
+    stall_seconds: float = 3.0
+    record_requests: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
+    paid: dict[str, int] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)
+    calls: int = 0
     _failures: list[int] = field(default_factory=list)
+    _truncate: int = 0
+    _rng: random.Random | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -63,14 +98,43 @@ class FakeServerState:
         with self._lock:
             self._failures.extend([status] * count)
 
+    def truncate_next(self, count: int) -> None:
+        with self._lock:
+            self._truncate += count
+
     def _take_failure(self) -> int | None:
         with self._lock:
             return self._failures.pop(0) if self._failures else None
+
+    def _take_truncation(self) -> bool:
+        with self._lock:
+            if self._truncate:
+                self._truncate -= 1
+                return True
+            return False
+
+    def _random_fault(self) -> str | None:
+        if not self.fault_rate:
+            return None
+        with self._lock:
+            if self._rng is None:
+                self._rng = random.Random(self.fault_seed)  # noqa: S311 -- fault injection, not security
+            if self._rng.random() >= self.fault_rate:
+                return None
+            fault = self._rng.choice(("429", "500", "stall"))
+            self.faults[fault] = self.faults.get(fault, 0) + 1
+            return fault
+
+    @property
+    def duplicate_paid_calls(self) -> int:
+        with self._lock:
+            return sum(count - 1 for count in self.paid.values() if count > 1)
 
 
 class FakeOpenAIServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 256  # benchmarks open dozens of connections at once
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -102,8 +166,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
             return
         with state._lock:
-            state.requests.append({"body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
+            state.calls += 1
+            if state.record_requests:
+                state.requests.append({"body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
 
+        if state.latency_seconds:
+            state._stop.wait(state.latency_seconds)
+        fault = state._random_fault()
+        if fault == "stall":
+            state._stop.wait(state.stall_seconds)
+            self._send(500, {"error": {"message": "stalled", "type": "server_error"}})
+            return
+        if fault is not None:
+            status = int(fault)
+            headers = {"Retry-After": "0", "retry-after-ms": "20"} if status == 429 else {}
+            self._send(status, {"error": {"message": f"injected {status}", "type": "server_error"}}, headers)
+            return
         if state.delay_seconds:
             # An Event rather than time.sleep so shutting the server down doesn't wait out the delay.
             state._stop.wait(state.delay_seconds)
@@ -119,6 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
         if failure is not None:
             # retry-after-ms too: the client ignores a zero Retry-After and falls back to ~0.5 s backoff.
             headers = {"Retry-After": "0", "retry-after-ms": "10"} if failure == 429 else {}
+            if failure == 429 and state.retry_after is not None:
+                headers = {"Retry-After": state.retry_after}
             self._send(failure, {"error": {"message": f"injected {failure}", "type": "server_error"}}, headers)
             return
         if state.reject_response_format and "response_format" in body:
@@ -127,6 +207,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         content = state.content if state.content is not None else _default_content(body)
+        finish_reason = "stop"
+        if state._take_truncation():
+            content, finish_reason = content[: len(content) // 2], "length"
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        with state._lock:
+            state.paid[digest] = state.paid.get(digest, 0) + 1
         self._send(
             200,
             {
@@ -138,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
+                        "finish_reason": finish_reason,
                     }
                 ],
                 "usage": {
@@ -166,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _default_content(body: dict[str, Any]) -> str:
     prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
     schemas = _SCHEMA_LINE.findall(prompt)
-    record = DEFAULT_QA if schemas and schemas[-1] == "qa" else DEFAULT_DIALOGUE
+    record = STEP_DEFAULTS.get(schemas[-1], DEFAULT_DIALOGUE) if schemas else DEFAULT_DIALOGUE
     return json.dumps(record, ensure_ascii=False)
 
 

@@ -218,8 +218,10 @@ def test_backend_errors_pass_through_untouched() -> None:
 
 def test_strategy_for_name() -> None:
     assert isinstance(strategy_for_name("prompt_template"), PromptTemplateStrategy)
-    with pytest.raises(GenerationConfigError, match="known: prompt_template"):
-        strategy_for_name("knowledge_tree")
+    assert strategy_for_name("knowledge_tree").name == "knowledge_tree"
+    assert strategy_for_name("multi_step").name == "multi_step"
+    with pytest.raises(GenerationConfigError, match="known: knowledge_tree, multi_step, prompt_template"):
+        strategy_for_name("evol_instruct")
 
 
 def test_spec_rejects_unknown_language_or_kind_and_freezes_sequences() -> None:
@@ -234,7 +236,7 @@ def test_spec_rejects_unknown_language_or_kind_and_freezes_sequences() -> None:
 
 def test_every_template_has_a_distinct_hash_and_the_directives() -> None:
     hashes = {t.sha256 for t in TEMPLATES.values()}
-    assert len(hashes) == len(TEMPLATES) == 4
+    assert len(hashes) == len(TEMPLATES) == 6  # dialogue, qa, math × zh, en
     for template in TEMPLATES.values():
         assert "OUTPUT_SCHEMA: $kind" in template.user and "OUTPUT_SCHEMA: $kind" in template.repair
 

@@ -18,8 +18,11 @@ class Command(BaseCommand):
     help = "Sign a checkpoint (tree size, root, time, previous checkpoint hash) of the audit log."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--heartbeat", action="store_true",
-                            help="Heartbeat: sign only when the newest checkpoint is older than HEARTBEAT_SECONDS.")
+        parser.add_argument(
+            "--heartbeat",
+            action="store_true",
+            help="Heartbeat: sign only when the newest checkpoint is older than HEARTBEAT_SECONDS.",
+        )
         parser.add_argument("--force", action="store_true", help="With --heartbeat: sign even if not due.")
 
     def handle(self, *args: Any, **options: Any) -> None:

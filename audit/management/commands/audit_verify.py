@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-
 from django.utils import timezone
 
 from audit.models import AuditCheckpoint
@@ -60,9 +59,7 @@ class Command(BaseCommand):
             return
         if result.first_bad_checkpoint is not None:
             reason = result.reason.removeprefix(f"checkpoint {result.first_bad_checkpoint}: ")
-            self.stderr.write(
-                f"audit log verification FAILED at checkpoint {result.first_bad_checkpoint}: {reason}"
-            )
+            self.stderr.write(f"audit log verification FAILED at checkpoint {result.first_bad_checkpoint}: {reason}")
         elif result.first_bad_seq is None:
             self.stderr.write(f"audit log verification FAILED: {result.reason}")
         else:

@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["export", "import"])
         parser.add_argument("--kind", choices=sorted(COLUMNS), default="terms")
-        parser.add_argument("--policy", help="policy name; with --version, the rows of that version (else the base set)")
+        parser.add_argument("--policy", help="policy name; with --version, that version's rows (else the base set)")
         parser.add_argument("--version", type=int)
         parser.add_argument("--file", default="-", help="CSV file, or - for stdin/stdout")
 
@@ -34,7 +34,9 @@ class Command(BaseCommand):
         kind = options["kind"]
         if options["action"] == "export":
             rows = safety_rows_export(kind=kind, policy_version=version)
-            handle = self.stdout if options["file"] == "-" else open(options["file"], "w", encoding="utf-8", newline="")  # noqa: SIM115
+            handle: Any = self.stdout if options["file"] == "-" else open(  # noqa: SIM115
+                options["file"], "w", encoding="utf-8", newline=""
+            )
             writer = csv.DictWriter(handle, fieldnames=COLUMNS[kind])
             writer.writeheader()
             writer.writerows(rows)
@@ -42,8 +44,8 @@ class Command(BaseCommand):
                 handle.close()
             self.stderr.write(f"exported {len(rows)} {kind}")
             return
-        handle = sys.stdin if options["file"] == "-" else open(options["file"], encoding="utf-8", newline="")  # noqa: SIM115
-        reader = csv.DictReader(handle)
+        source: Any = sys.stdin if options["file"] == "-" else open(options["file"], encoding="utf-8", newline="")  # noqa: SIM115
+        reader = csv.DictReader(source)
         if reader.fieldnames != COLUMNS[kind]:
             raise CommandError(f"columns must be {','.join(COLUMNS[kind])}")
         try:

@@ -24,6 +24,7 @@ from compliance.models import Policy, PolicyVersion
 from compliance.services import policy_create, policy_version_create
 from gateway import services
 from gateway.models import DatasetRequest, Record, Role, Team
+from gateway.pipelines.generation import generation_progress
 from gateway.states import TERMINAL, RequestState
 
 DEMO_TEAM = ("Demo Retail Bank – Customer Service AI", "demo-retail-bank")
@@ -144,8 +145,12 @@ class Command(BaseCommand):
             job = request.job
             bar_width = 30
             filled = int(bar_width * job.done / job.total) if job.total else 0
+            progress = generation_progress(job)
+            eta = progress["eta_seconds"]
+            eta_text = "ETA --" if eta is None else f"ETA {int(eta) // 60}:{int(eta) % 60:02d}"
             line = (f"[{'#' * filled}{'.' * (bar_width - filled)}] {job.done}/{job.total} generated, "
-                    f"{job.failed} failed, {job.held} held — {request.state}")
+                    f"{job.failed} failed, {job.held} held, {job.prompt_tokens + job.completion_tokens} tokens, "
+                    f"cost {job.cost:.4f}, {job.cache_hits} cached, {eta_text} — {request.state}")
             if line != last:
                 self.stdout.write(line)
                 last = line

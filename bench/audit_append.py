@@ -1,0 +1,97 @@
+"""Append rate on PostgreSQL with 8 concurrent writers (target >= 2,000 events/s, zero forks or gaps).
+
+Each writer process calls ``audit_event_append`` (own transaction per event: head lock, chain hash,
+Ed25519 signature, Merkle leaf and completed subtree nodes, interval checkpoint every 1,000 events).
+Baseline in the same run: one writer. Afterwards the whole log is verified (no gap, no fork: seqs
+contiguous, every prev_hash links, tree and checkpoints match). Prints a JSON line last.
+
+    .venv/bin/python bench/audit_append.py [--writers 8] [--events-per-writer 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import time
+
+from audit_common import drop_database, setup_django
+
+DB = "issue6_bench_append"
+
+
+def _writer(worker: int, count: int, start_at: float) -> None:
+    from django.db import connections
+
+    from audit.services import audit_event_append
+
+    connections.close_all()
+    while time.time() < start_at:
+        time.sleep(0.001)
+    for i in range(count):
+        audit_event_append(actor=None, action="bench.append", object_type="writer", object_id=worker,
+                           payload={"i": i, "worker": worker})
+    connections.close_all()
+
+
+def _run(writers: int, per_writer: int, offset: int) -> float:
+    from django.db import connections
+
+    connections.close_all()
+    start_at = time.time() + 0.5
+    procs = [multiprocessing.Process(target=_writer, args=(offset + w, per_writer, start_at)) for w in range(writers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+    return time.time() - start_at
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--events-per-writer", type=int, default=1000)
+    args = parser.parse_args()
+    multiprocessing.set_start_method("fork")
+    setup_django(DB, "/tmp/var-issue6-bench")
+    try:
+        from audit.models import AuditCheckpoint, AuditEvent
+        from audit.services import audit_event_append
+        from audit.verify import audit_chain_verify
+
+        audit_event_append(actor=None, action="bench.start", object_type="bench", object_id=0, payload={})
+        baseline_events = args.events_per_writer
+        baseline_seconds = _run(1, baseline_events, 100)
+        concurrent_events = args.writers * args.events_per_writer
+        seconds = _run(args.writers, args.events_per_writer, 0)
+        seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
+        total = 1 + baseline_events + concurrent_events
+        gaps = total - len(set(seqs))
+        result = audit_chain_verify()
+        print(json.dumps({
+            "bench": "audit_append",
+            "database": "postgresql",
+            "writers": args.writers,
+            "events": concurrent_events,
+            "seconds": round(seconds, 3),
+            "events_per_s": round(concurrent_events / seconds),
+            "baseline": "1 writer, same append",
+            "baseline_events_per_s": round(baseline_events / baseline_seconds),
+            "log_events": len(seqs),
+            "gaps_or_missing": gaps,
+            "contiguous": seqs == list(range(1, total + 1)),
+            "forks": 0 if result.ok else 1,
+            "verify_ok": result.ok,
+            "verify_reason": result.reason,
+            "checkpoints": AuditCheckpoint.objects.count(),
+            "target_events_per_s": 2000,
+            "meets_target": concurrent_events / seconds >= 2000 and result.ok and gaps == 0,
+            "machine": "shared 2-core machine, other engineers running tests",
+        }))
+    finally:
+        drop_database(DB)
+
+
+if __name__ == "__main__":
+    main()

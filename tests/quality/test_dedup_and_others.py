@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+
+from compliance.quality.acceptance import manual_review, sampled_acceptance
+from compliance.quality.contamination import BenchmarkIndex, build_index, contamination_gate
+from compliance.quality.dedup import PriorText, duplicate_gate
+from compliance.quality.diversity import category_coverage, compression_ratio, distinct_n, diversity_gate
+from compliance.quality.novelty import novelty_gate, unseen_ngram_shares
+from compliance.quality.relevance import relevance_gate
+from compliance.quality.thresholds import DEFAULT_QUALITY_THRESHOLDS, quality_thresholds, validate_quality_thresholds
+from compliance.quality.types import QualityGateError, QualityItem
+
+BASE = "您好，信用卡挂失需要先核实身份，请提供您的姓名和预留手机号，我们会立即冻结卡片并为您补办新卡，新卡七个工作日内寄出。"
+
+
+def qi(item_id: str, text: str, category: str = "") -> QualityItem:
+    return QualityItem(item_id, "", text, "qa", category)
+
+
+def test_exact_and_near_duplicates_are_flagged_with_their_original() -> None:
+    near = BASE.replace("七个", "五个")
+    items = [qi("a", BASE), qi("b", "  " + BASE.upper() + "！"), qi("c", near),
+             qi("d", "请问房贷提前还款需要收取违约金吗？一般来说合同满一年后提前还款不收取违约金。")]
+    outcome = duplicate_gate(items, max_rate=0.05, jaccard=0.85)
+    assert outcome.flags["b"][0].reason == "exact duplicate of record a"
+    assert outcome.flags["c"][0].reason.startswith("near duplicate of record a (estimated Jaccard")
+    assert "d" not in outcome.flags and "a" not in outcome.flags
+    assert outcome.metrics["exact"] == 1 and outcome.metrics["near"] == 1
+    assert outcome.metric == 0.5 and outcome.passed is False and outcome.drop is True
+
+
+def test_duplicates_of_earlier_releases_name_the_dataset() -> None:
+    prior = [PriorText(dataset_id=7, record_id="req3-slot0", text=BASE)]
+    outcome = duplicate_gate([qi("x", BASE.replace("七个", "五个"))], max_rate=0.0, jaccard=0.85, prior=prior)
+    assert outcome.flags["x"][0].reason.startswith("near duplicate of dataset 7 record req3-slot0")
+    assert outcome.metrics["against_earlier_releases"] == 1
+
+
+def test_distinct_n_and_compression() -> None:
+    assert distinct_n(["a b a b"], 1) == 0.5
+    assert distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
+    assert compression_ratio(["filler text " * 200]) > 20 > compression_ratio([BASE])
+
+
+def test_category_coverage_and_diversity_gate_against_requested_mix(hashed_embedder) -> None:
+    items = [qi(str(i), f"第{i}条 {BASE[i:]}", "挂失") for i in range(8)] + [qi("8", "房贷利率怎么算", "房贷")]
+    coverage = category_coverage(items, {"挂失": 0.5, "房贷": 0.5})
+    assert coverage["missing"] == []
+    assert coverage["total_variation_distance"] == pytest.approx(0.5 - 1 / 9, abs=1e-4)
+    outcome = diversity_gate(items, thresholds=DEFAULT_QUALITY_THRESHOLDS, embedder=hashed_embedder,
+                             requested_mix={"挂失": 0.5, "房贷": 0.5})
+    assert outcome.passed is False and "category mix" in outcome.detail
+    assert outcome.metrics["embedding_spread"] > 0
+    balanced = diversity_gate(items, thresholds=DEFAULT_QUALITY_THRESHOLDS, embedder=None,
+                              requested_mix={"挂失": 8 / 9, "房贷": 1 / 9})
+    assert balanced.passed is True
+
+
+def test_relevance_flags_the_off_topic_record(hashed_embedder) -> None:
+    items = [qi("bank", "信用卡 挂失 补办 银行卡 冻结"), qi("food", "红烧肉 做法 五花肉 冰糖 生抽 焯水")]
+    outcome, scores = relevance_gate(items, topic="信用卡 挂失 银行卡", embedder=hashed_embedder,
+                                     min_relevance=0.35, max_rate=0.0, max_records=100)
+    assert set(outcome.flags) == {"food"}
+    assert scores[0] > 0.5 > scores[1]
+    assert outcome.passed is False
+
+
+def test_contamination_drops_records_and_names_the_benchmark() -> None:
+    question = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."
+    bench = BenchmarkIndex("GSM8K-test", frozenset(build_index([question])))
+    items = [qi("copy", "Please solve: " + question + " How many clips?"), qi("clean", BASE),
+             qi("zh", "甲乙两人同时从两地出发相向而行经过三小时相遇")]
+    zh_bench = BenchmarkIndex("CMMLU", frozenset(build_index(["甲乙两人同时从两地出发相向而行经过三小时相遇求两地距离"])))
+    outcome = contamination_gate(items, benchmarks=[bench, zh_bench], min_shared=2, max_rate=0.0)
+    assert outcome.flags["copy"][0].reason.startswith("contaminated: shares") and "'GSM8K-test'" in \
+        outcome.flags["copy"][0].reason
+    assert "'CMMLU'" in outcome.flags["zh"][0].reason
+    assert "clean" not in outcome.flags
+    assert outcome.metrics["contaminated_by_benchmark"] == {"GSM8K-test": 1, "CMMLU": 1}
+    assert outcome.drop is True and outcome.passed is False
+
+
+def test_novelty_measures_unseen_trigrams() -> None:
+    items = [qi("a", "甲乙丙丁"), qi("b", "甲乙丙戊")]
+    assert unseen_ngram_shares(items, sources=[]) == [0.5, 0.5]  # 甲乙丙 is shared
+    assert unseen_ngram_shares(items, sources=["乙丙丁"]) == [0.0, 0.5]
+    outcome = novelty_gate(items, sources=["乙丙丁"], min_share=0.3)
+    assert outcome.metric == 0.25 and outcome.passed is False
+    assert outcome.metrics["metric_name"] == "unseen_3gram_share"
+
+
+def test_sampled_acceptance_uses_gbt45654_defaults() -> None:
+    t = quality_thresholds()
+    ids = [str(i) for i in range(100)]
+    ok = sampled_acceptance(ids=ids, failing_ids={"1"}, screening_held=0, thresholds=t, seed=1)
+    assert ok.passed is True and ok.metric == 0.99 and ok.metrics["sample_size"] == 100
+    bad = sampled_acceptance(ids=ids, failing_ids={"1", "2", "3"}, screening_held=0, thresholds=t, seed=1)
+    assert bad.passed is False and "technical check pass rate 0.9700 < 0.98" in bad.detail
+    small = sampled_acceptance(ids=ids, failing_ids=set(), screening_held=5,
+                               thresholds={**t, "acceptance_sample_size": 10}, seed=3)
+    assert small.metrics["sample_size"] == 10 and small.metrics["population"] == 105
+
+
+def test_manual_review_gate() -> None:
+    assert manual_review(verdicts=[True, None], min_rate=0.96).detail == "pending: 1 of 2 sampled items reviewed"
+    assert manual_review(verdicts=[True] * 24 + [False], min_rate=0.96).passed is True
+    assert manual_review(verdicts=[True] * 23 + [False] * 2, min_rate=0.96).passed is False
+
+
+def test_thresholds_validation() -> None:
+    assert quality_thresholds({"min_relevance": 0.5, "max_duplicate_rate": 0.3})["min_relevance"] == 0.5
+    assert validate_quality_thresholds({"manual_review": 0.5}) == ["manual_review must be a whole number, got 0.5"]
+    with pytest.raises(QualityGateError, match="min_sample_pass_rate must be a number from 0.0 to 1.0"):
+        quality_thresholds({"min_sample_pass_rate": 2})
