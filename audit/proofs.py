@@ -10,7 +10,7 @@ from typing import Any
 
 from audit import merkle
 from audit.checkpoints import checkpoint_document
-from audit.models import HEAD_PK, AuditChainHead, AuditCheckpoint, AuditEvent, AuditTreeNode
+from audit.models import HEAD_PK, AuditChainHead, AuditCheckpoint, AuditTreeNode
 from gateway.errors import GatewayError
 
 
@@ -59,15 +59,17 @@ def audit_inclusion_proof(
     if tree_size is None:
         checkpoint = checkpoint_for(tree_size=seq, index=checkpoint_index)
         tree_size = checkpoint.tree_size
-    size = _log_size()
-    if not 1 <= seq <= tree_size or tree_size > size:
-        raise ProofError(f"event {seq} is not in a tree of {tree_size} events (the log holds {size})")
-    if AuditEvent.objects.filter(seq=seq).count() != 1:
-        raise ProofError(f"event {seq} does not exist")
+    if not 1 <= seq <= tree_size:
+        raise ProofError(f"event {seq} is not in a tree of {tree_size} events (the log holds {_log_size()})")
     index = seq - 1
-    hashes = merkle.resolve_ranges(
-        [(index, index + 1), *merkle.inclusion_proof_ranges(index, tree_size), (0, tree_size)], _fetch
-    )
+    ranges = [(index, index + 1), *merkle.inclusion_proof_ranges(index, tree_size), (0, tree_size)]
+    try:
+        # One query; a tree larger than the log lacks the nodes over its last leaf and lands here.
+        hashes = merkle.resolve_ranges(ranges, _fetch)
+    except LookupError:
+        raise ProofError(
+            f"event {seq} is not in a tree of {tree_size} events (the log holds {_log_size()})"
+        ) from None
     return {
         "seq": seq,
         "leaf_index": index,
@@ -81,10 +83,15 @@ def audit_inclusion_proof(
 
 def audit_consistency_proof(*, first: int, second: int) -> dict[str, Any]:
     """Prove the tree of ``second`` events extends the tree of ``first`` events."""
-    size = _log_size()
-    if not 0 < first <= second <= size:
-        raise ProofError(f"no consistency proof from {first} to {second} events (the log holds {size})")
-    hashes = merkle.resolve_ranges([(0, first), (0, second), *merkle.consistency_proof_ranges(first, second)], _fetch)
+    if not 0 < first <= second:
+        raise ProofError(f"no consistency proof from {first} to {second} events (the log holds {_log_size()})")
+    ranges = [(0, first), (0, second), *merkle.consistency_proof_ranges(first, second)]
+    try:
+        hashes = merkle.resolve_ranges(ranges, _fetch)
+    except LookupError:
+        raise ProofError(
+            f"no consistency proof from {first} to {second} events (the log holds {_log_size()})"
+        ) from None
     return {
         "first": first,
         "second": second,

@@ -52,9 +52,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--events-per-writer", type=int, default=1000)
+    parser.add_argument("--synchronous-commit-off", action="store_true",
+                        help="Measure without waiting for the WAL flush (shows the CPU-bound rate; loses durability).")
     args = parser.parse_args()
     multiprocessing.set_start_method("fork")
     setup_django(DB, "/tmp/var-issue6-bench")
+    if args.synchronous_commit_off:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{DB}" SET synchronous_commit = off')
     try:
         from audit.models import AuditCheckpoint, AuditEvent
         from audit.services import audit_event_append
@@ -72,6 +79,7 @@ def main() -> None:
         print(json.dumps({
             "bench": "audit_append",
             "database": "postgresql",
+            "synchronous_commit": "off" if args.synchronous_commit_off else "on",
             "writers": args.writers,
             "events": concurrent_events,
             "seconds": round(seconds, 3),

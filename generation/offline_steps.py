@@ -118,10 +118,10 @@ def _math_problem(rng: Random, zh: bool) -> tuple[str, int, Decimal, int]:
     years = rng.randrange(1, 6)
     if zh:
         text = (f"某客户在银行存入 {principal} 元定期存款，年利率为 {rate}%（单利），存期 {years} 年。"
-                "到期时利息和本息合计各是多少？")
+                "到期时本息合计是多少元？")
     else:
         text = (f"A customer deposits {principal} yuan for a fixed term at a simple annual interest rate of {rate}% "
-                f"for {years} years. What are the interest and the total at maturity?")
+                f"for {years} years. What is the total at maturity?")
     return text, principal, rate, years
 
 
@@ -139,12 +139,12 @@ def _math(rng: Random, zh: bool, question: str | None) -> dict[str, Any]:
             f"利息 = {interest} 元",
             f"本息合计 = {principal} + {interest} = {total} 元",
         ]
-        final = f"利息 {interest} 元，本息合计 {total} 元"
+        final = f"{total} 元"
     else:
         steps = [
             f"Simple interest = principal × rate × years = {principal} × {rate}% × {years}",
             f"Interest = {interest} yuan",
             f"Total = {principal} + {interest} = {total} yuan",
         ]
-        final = f"interest {interest} yuan, total {total} yuan"
+        final = f"{total} yuan"
     return {"problem": text, "steps": steps, "final_answer": final}

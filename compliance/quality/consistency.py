@@ -60,7 +60,8 @@ _ZH_SKIP = re.compile(
     r"上月|下月|上个月|下个月|第|比|剩|还|再|额外|另|共计|合计|总共|累计"
 )
 _EN_SKIP = re.compile(
-    r"\b(if|unless|after|before|previously|formerly|used to|last year|last month|in the past|now|currently|increase[sd]?|reduce[sd]?|"
+    r"\b(if|unless|after|before|previously|formerly|used to|last year|last month|in the past|now|currently|"
+    r"increase[sd]?|reduce[sd]?|"
     r"rais(e|ed|es)|drop(s|ped)?|cut|lower(ed)?|higher|up to|at least|at most|more than|less than|under|"
     r"above|below|minimum|maximum|max|min|or|otherwise|not|instead|discount(ed)?|promotion(al)?|"
     r"next|between|from|than|remaining|another|additional|extra|total|plus|earlier|later)\b",

@@ -3,10 +3,11 @@
 Shingles are token 3-grams from ``text.tokens``: character 3-grams for Chinese, word 3-grams for
 English. Signatures are computed for the whole batch at once with numpy (datasketch's legacy
 permutation scheme, so they are ordinary ``LeanMinHash`` objects) and indexed in a datasketch
-``MinHashLSH``. An LSH candidate counts as a near duplicate only when its estimated Jaccard
-similarity reaches the threshold (the LSH itself is tuned 0.2 lower so that borderline pairs are
-not lost to banding). The later record of a pair is flagged; earlier released records
-are indexed first, so a record repeating one of them is always flagged.
+``MinHashLSH``. An LSH candidate counts as a near duplicate only when the Jaccard similarity of
+the two shingle sets, computed exactly, reaches the threshold (the LSH itself is tuned 0.1 lower
+so that borderline pairs are not lost to banding or signature noise). The later record of a pair
+is flagged; earlier released records are indexed first, so a record repeating one of them is
+always flagged.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from compliance.gates import normalise_for_dedup
-
-from .text import tokens
+from .text import ngrams, tokens
 from .types import GateOutcome, QualityItem, rate_outcome
 
 NAME = "duplicate"
@@ -40,13 +39,15 @@ class PriorText:
     text: str
 
 
-def signatures(texts: Sequence[str], *, num_perm: int = NUM_PERM, n: int = SHINGLE) -> np.ndarray:
+def signatures(
+    texts: Sequence[str], *, num_perm: int = NUM_PERM, n: int = SHINGLE, token_lists: Sequence[list[str]] | None = None
+) -> np.ndarray:
     """(len(texts), num_perm) MinHash signatures; a text with no tokens gets an all-max row."""
     vocab: dict[str, int] = {}
     ids: list[int] = []
     starts = np.zeros(len(texts) + 1, dtype=np.int64)
-    for i, text in enumerate(texts):
-        toks = tokens(text)
+    token_lists = token_lists if token_lists is not None else [tokens(t) for t in texts]
+    for i, toks in enumerate(token_lists):
         ids.extend(vocab.setdefault(t, len(vocab) + 1) for t in toks)
         starts[i + 1] = len(ids)
     all_ids = np.asarray(ids, dtype=np.uint64)
@@ -85,14 +86,15 @@ def signatures(texts: Sequence[str], *, num_perm: int = NUM_PERM, n: int = SHING
             permuted = ((a * shingle_hash + b) % _MERSENNE) & _MAX32
             sig[nonempty, p] = np.minimum.reduceat(permuted, offsets)
     for r in short_ids:
-        digest = int.from_bytes(hashlib.blake2b(" ".join(tokens(texts[r])).encode(), digest_size=4).digest(), "little")
+        digest = int.from_bytes(hashlib.blake2b(" ".join(token_lists[r]).encode(), digest_size=4).digest(), "little")
         value = np.uint64(digest)
         sig[r] = ((perms[0] * value + perms[1]) % _MERSENNE) & _MAX32
     return sig
 
 
-def _exact_key(text: str) -> str:
-    return hashlib.sha256(normalise_for_dedup(text).encode()).hexdigest()
+def _exact_key(toks: list[str]) -> str:
+    """Hash of the normalised text: NFKC, lower case, punctuation and spacing dropped (see ``text.tokens``)."""
+    return hashlib.blake2b(" ".join(toks).encode(), digest_size=16).hexdigest()
 
 
 def duplicate_gate(
@@ -105,19 +107,27 @@ def duplicate_gate(
     prior = list(prior)
     outcome = GateOutcome(NAME, True, 0.0, max_rate, "", drop=True)
     exact_seen: dict[str, str] = {}
-    for p in prior:
-        exact_seen.setdefault(_exact_key(p.text), f"dataset {p.dataset_id} record {p.record_id}")
     texts = [p.text for p in prior] + [item.text for item in items]
-    sig = signatures(texts)
-    # The index casts a wider net than the verdict: candidates are confirmed on their estimated Jaccard.
-    lsh = MinHashLSH(threshold=max(0.3, jaccard - 0.2), num_perm=NUM_PERM)
+    token_lists = [tokens(t) for t in texts]
+    for j, p in enumerate(prior):
+        exact_seen.setdefault(_exact_key(token_lists[j]), f"dataset {p.dataset_id} record {p.record_id}")
+    sig = signatures(texts, token_lists=token_lists)
+    # The index casts a wider net than the verdict; candidates are confirmed on their exact shingle Jaccard.
+    lsh = MinHashLSH(threshold=max(0.3, jaccard - 0.1), num_perm=NUM_PERM)
+    shingle_sets: dict[int, set[tuple[str, ...]]] = {}
+
+    def shingle_set(row: int) -> set[tuple[str, ...]]:
+        if row not in shingle_sets:
+            shingle_sets[row] = set(ngrams(token_lists[row], SHINGLE))
+        return shingle_sets[row]
+
     labels = [f"dataset {p.dataset_id} record {p.record_id}" for p in prior]
     for j in range(len(prior)):
         lsh.insert(j, LeanMinHash(seed=_SEED, hashvalues=sig[j], scheme="legacy"), check_duplication=False)
     exact = near = against_prior = 0
     for i, item in enumerate(items):
         row = len(prior) + i
-        key = _exact_key(item.text)
+        key = _exact_key(token_lists[row])
         earlier = exact_seen.get(key)
         if earlier is not None:
             exact += 1
@@ -128,14 +138,15 @@ def duplicate_gate(
         lean = LeanMinHash(seed=_SEED, hashvalues=sig[row], scheme="legacy")
         best, best_j = None, 0.0
         for candidate in lsh.query(lean):
-            estimate = float(np.mean(sig[candidate] == sig[row]))
-            if estimate >= jaccard and estimate > best_j:
-                best, best_j = candidate, estimate
+            mine, theirs = shingle_set(row), shingle_set(candidate)
+            exact_j = len(mine & theirs) / max(len(mine | theirs), 1)
+            if exact_j >= jaccard and exact_j > best_j:
+                best, best_j = candidate, exact_j
         if best is not None:
             near += 1
             source = labels[best] if best < len(prior) else f"record {items[best - len(prior)].id}"
             against_prior += best < len(prior)
-            outcome.flag(item.id, f"near duplicate of {source} (estimated Jaccard {best_j:.2f})", item.text[:120])
+            outcome.flag(item.id, f"near duplicate of {source} (shingle Jaccard {best_j:.2f})", item.text[:120])
             continue
         lsh.insert(row, lean, check_duplication=False)
     result = rate_outcome(NAME, flagged=exact + near, total=len(items), max_rate=max_rate,

@@ -33,7 +33,7 @@ from gateway.states import RequestState
 from generation.accounting import Price, model_price
 from generation.backends import backend_from_settings
 from generation.cache import Meter, MeteredBackend, ResponseStore
-from generation.strategies import strategy_for_name
+from generation.strategies import flatten_content, strategy_for_name
 from generation.types import (
     Backend,
     GeneratedRecord,
@@ -192,14 +192,17 @@ def _run_chunk(request: DatasetRequest, todo: list[int], start: int, end: int) -
                     done, futures = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                     chunk.store.flush()
                     for future in done:
+                        if future.cancelled():
+                            continue
                         outcome = future.result()
                         written += _settle(chunk, outcome)
                         transient = transient or outcome.transient
-                    if time.monotonic() - last_check >= POLL_SECONDS:
-                        last_check = time.monotonic()
-                        if _should_stop(chunk):
-                            for future in futures:
-                                future.cancel()
+                        # Screening a record takes a while: look for cancel / budget between records too.
+                        if not chunk.cancel.is_set() and time.monotonic() - last_check >= POLL_SECONDS:
+                            last_check = time.monotonic()
+                            if _should_stop(chunk):
+                                for pending in futures:
+                                    pending.cancel()
     finally:
         chunk.store.flush()
     if transient is not None and not chunk.cancel.is_set():
@@ -283,6 +286,9 @@ def _store_generated(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str,
         provenance["category"] = provenance["model_texts"].get("subcategory", "")
     masked = outcome.masked_content
     text = content_text(masked) if masked is not None else ""
+    if masked is not None and request.kind == "math":
+        # Maths keeps its answer format in the text: numbered steps and a marked final answer.
+        text = flatten_content(masked, "math", request.language)
     record = Record(
         request=request, slot_index=generated.slot_index, status=status, reason=reason,
         kind=request.kind, category=str(provenance.get("category") or "")[:200],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +11,11 @@ from gateway.models import Source
 from gateway.selectors import policy_version_list
 
 from .labels import KIND_LABELS, LEGAL_BASIS_LABELS, STRATEGY_LABELS
+
+
+class PolicyVersionField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.policy.name} v{obj.version}"
 
 
 class RequestForm(forms.Form):
@@ -30,18 +35,14 @@ class RequestForm(forms.Form):
     sources = forms.ModelMultipleChoiceField(label=_("Sources of your team"), required=False,
                                              queryset=Source.objects.none(),
                                              widget=forms.CheckboxSelectMultiple)
-    policy_version = forms.ModelChoiceField(label=_("Policy version"), queryset=policy_version_list())
+    policy_version = PolicyVersionField(label=_("Policy version"), queryset=policy_version_list())
 
     def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the team's own sources that passed screening can be chosen.
-        sources = self.fields["sources"]
-        assert isinstance(sources, forms.ModelMultipleChoiceField)
-        sources.queryset = Source.objects.filter(team=team, screening=Source.Screening.PASSED)
-        version = self.fields["policy_version"]
-        assert isinstance(version, forms.ModelChoiceField)
-        version.queryset = policy_version_list()
-        version.label_from_instance = lambda v: f"{v.policy.name} v{v.version}"  # type: ignore[method-assign]
+        cast(forms.ModelMultipleChoiceField, self.fields["sources"]).queryset = Source.objects.filter(
+            team=team, screening=Source.Screening.PASSED)
+        cast(forms.ModelChoiceField, self.fields["policy_version"]).queryset = policy_version_list()
 
     def service_fields(self) -> dict[str, Any]:
         """The cleaned data as ``dataset_request_create`` keywords."""

@@ -118,7 +118,8 @@ def cost_estimate(request: DatasetRequest) -> dict[str, Any]:
             tokens = data.get("tokens")
             if tokens is None and ("prompt_tokens" in data or "completion_tokens" in data):
                 tokens = int(data.get("prompt_tokens") or 0) + int(data.get("completion_tokens") or 0)
-            return {"source": "service", "tokens": tokens, "cost": data.get("cost", data.get("estimated_cost")), "currency": data.get("currency", ""),
+            return {"source": "service", "tokens": tokens, "cost": data.get("cost", data.get("estimated_cost")),
+                    "currency": data.get("currency", ""),
                     "calls": data.get("calls"), "model": data.get("model", ""),
                     "price_source": data.get("price_source", ""), "problem": ""}
     else:

@@ -262,6 +262,10 @@ def test_proofs_from_the_database_verify_and_refuse_the_impossible() -> None:
                                      [bytes.fromhex(h) for h in c["proof"]])
     with pytest.raises(ProofError, match="event 14 is not in a tree of 13 events"):
         audit_inclusion_proof(seq=14, tree_size=13)
+    with pytest.raises(ProofError, match=r"event 2 is not in a tree of 20 events \(the log holds 13\)"):
+        audit_inclusion_proof(seq=2, tree_size=20)
+    with pytest.raises(ProofError, match=r"no consistency proof from 5 to 14 events \(the log holds 13\)"):
+        audit_consistency_proof(first=5, second=14)
     with pytest.raises(ProofError, match="no checkpoint covers"):
         audit_inclusion_proof(seq=14)
     with pytest.raises(ProofError, match="no consistency proof from 9 to 5"):

@@ -82,6 +82,6 @@ def test_llm_judge_flags_what_rules_miss_and_fails_closed_on_bad_answers() -> No
     assert outcome.metrics["judged_by_llm"] == 1
     with pytest.raises(QualityGateError, match="judge"):
         consistency_gate([item("一切正常。")], max_rate=0.0, judge=JudgeBackend("not json"))
-    report = run_quality_suite([item("一切正常。")], context=SuiteContext(judge=JudgeBackend("{}"), gates=["consistency"]))
+    report = run_quality_suite([item("一切正常。")], context=SuiteContext(judge=JudgeBackend("{}"), gates=["consistency"]))  # noqa: E501
     gate = report.outcome("consistency")
     assert gate is not None and gate.passed is False and "gate error" in gate.detail

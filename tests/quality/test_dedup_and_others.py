@@ -11,7 +11,7 @@ from compliance.quality.relevance import relevance_gate
 from compliance.quality.thresholds import DEFAULT_QUALITY_THRESHOLDS, quality_thresholds, validate_quality_thresholds
 from compliance.quality.types import QualityGateError, QualityItem
 
-BASE = "您好，信用卡挂失需要先核实身份，请提供您的姓名和预留手机号，我们会立即冻结卡片并为您补办新卡，新卡七个工作日内寄出。"
+BASE = "您好，信用卡挂失需要先核实身份，请提供您的姓名和预留手机号，我们会立即冻结卡片并为您补办新卡，新卡七个工作日内寄出。"  # noqa: E501
 
 
 def qi(item_id: str, text: str, category: str = "") -> QualityItem:
@@ -24,7 +24,7 @@ def test_exact_and_near_duplicates_are_flagged_with_their_original() -> None:
              qi("d", "请问房贷提前还款需要收取违约金吗？一般来说合同满一年后提前还款不收取违约金。")]
     outcome = duplicate_gate(items, max_rate=0.05, jaccard=0.85)
     assert outcome.flags["b"][0].reason == "exact duplicate of record a"
-    assert outcome.flags["c"][0].reason.startswith("near duplicate of record a (estimated Jaccard")
+    assert outcome.flags["c"][0].reason.startswith("near duplicate of record a (shingle Jaccard")
     assert "d" not in outcome.flags and "a" not in outcome.flags
     assert outcome.metrics["exact"] == 1 and outcome.metrics["near"] == 1
     assert outcome.metric == 0.5 and outcome.passed is False and outcome.drop is True
@@ -71,7 +71,7 @@ def test_contamination_drops_records_and_names_the_benchmark() -> None:
     bench = BenchmarkIndex("GSM8K-test", frozenset(build_index([question])))
     items = [qi("copy", "Please solve: " + question + " How many clips?"), qi("clean", BASE),
              qi("zh", "甲乙两人同时从两地出发相向而行经过三小时相遇")]
-    zh_bench = BenchmarkIndex("CMMLU", frozenset(build_index(["甲乙两人同时从两地出发相向而行经过三小时相遇求两地距离"])))
+    zh_bench = BenchmarkIndex("CMMLU", frozenset(build_index(["甲乙两人同时从两地出发相向而行经过三小时相遇求两地距离"])))  # noqa: E501
     outcome = contamination_gate(items, benchmarks=[bench, zh_bench], min_shared=2, max_rate=0.0)
     assert outcome.flags["copy"][0].reason.startswith("contaminated: shares") and "'GSM8K-test'" in \
         outcome.flags["copy"][0].reason
@@ -113,3 +113,14 @@ def test_thresholds_validation() -> None:
     assert validate_quality_thresholds({"manual_review": 0.5}) == ["manual_review must be a whole number, got 0.5"]
     with pytest.raises(QualityGateError, match="min_sample_pass_rate must be a number from 0.0 to 1.0"):
         quality_thresholds({"min_sample_pass_rate": 2})
+
+
+def test_report_markdown_lists_gates_and_examples() -> None:
+    from compliance.quality.consistency import consistency_gate
+    from compliance.quality.report import quality_report_markdown
+
+    outcome = consistency_gate([qi("r9", "续航20小时。续航只有5小时。")], max_rate=0.0)
+    text = quality_report_markdown([outcome.as_dict(), {"error": "boom"}])
+    assert "| consistency | **FAIL** | 1.0 | <= 0.0 | 1 |" in text
+    assert "- consistency, record r9: response contradicts itself about '续航'" in text
+    assert "Gate errors (the dataset was held back): boom" in text

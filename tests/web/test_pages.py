@@ -143,7 +143,7 @@ def test_estimate_for_an_openai_backend_has_tokens_but_no_invented_price(
 def test_progress_json_reports_the_job_counters(people: dict[str, Any], awaiting: Any, client_for: Any) -> None:
     data = client_for(people["requester"]).get(f"/requests/{awaiting.pk}/progress.json").json()
     assert data["state"] == "awaiting_approval" and data["state_label"] == "Awaiting approval"
-    assert (data["done"], data["total"], data["percent"]) == (6, 6, 100)
+    assert (data["done"], data["total"], data["percent"]) == (4, 4, 100)
     assert data["failed"] == 0 and data["held"] == awaiting.job.held
 
 
@@ -166,7 +166,7 @@ def test_released_request_offers_download_and_card(
     response = client.get(f"/requests/{released.pk}/download/")
     body = b"".join(response.streaming_content).decode()
     lines = [json.loads(line) for line in body.splitlines() if line.strip()]
-    assert len(lines) == released.dataset.record_count == 5
+    assert len(lines) == released.dataset.record_count == 3
     assert AuditEvent.objects.filter(action="dataset.download", object_id=str(released.dataset.pk)).count() == 1
 
 
@@ -197,7 +197,7 @@ def test_review_page_shows_pii_safety_and_the_sample(
     for kind, n in pii.items():
         assert f'data-entity="{kind}">' in page
         assert f"</th><td>{n}</td>" in page
-    assert page.count('class="review-item"') == 6
+    assert page.count('class="review-item"') == 4
     assert 'id="approve"' in page and 'id="reject"' in page
     # Only masked text is shown: the records' stored text is what the page prints.
     first = awaiting.records.order_by("slot_index").first()

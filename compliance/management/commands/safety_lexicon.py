@@ -21,16 +21,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["export", "import"])
         parser.add_argument("--kind", choices=sorted(COLUMNS), default="terms")
-        parser.add_argument("--policy", help="policy name; with --version, that version's rows (else the base set)")
-        parser.add_argument("--version", type=int)
+        parser.add_argument("--policy", help="policy name; with --policy-version, that version's rows (else base set)")
+        parser.add_argument("--policy-version", type=int, dest="policy_version")
         parser.add_argument("--file", default="-", help="CSV file, or - for stdin/stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
         version = None
         if options["policy"]:
-            version = PolicyVersion.objects.filter(policy__name=options["policy"], version=options["version"]).first()
+            version = PolicyVersion.objects.filter(
+                policy__name=options["policy"], version=options["policy_version"]
+            ).first()
             if version is None:
-                raise CommandError(f"no version {options['version']} of policy {options['policy']!r}")
+                raise CommandError(f"no version {options['policy_version']} of policy {options['policy']!r}")
         kind = options["kind"]
         if options["action"] == "export":
             rows = safety_rows_export(kind=kind, policy_version=version)

@@ -1,0 +1,121 @@
+"""Content-safety layers: 31-risk taxonomy, normalisation, pattern rules, classifier, LLM judge, fail closed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from compliance import safety
+from compliance.errors import SafetyFilterError
+from compliance.policy_schema import RISK_CODES
+from compliance.safety import screen_safety
+from compliance.taxonomy import RISKS
+
+DEFAULTS = {"A1": "block", "A2": "block", "A3": "flag", "A4": "flag", "A5": "flag"}
+
+
+def test_taxonomy_has_the_31_risks_with_names() -> None:
+    assert len(RISKS) == 31 == len(RISK_CODES)
+    assert [c for c in RISKS if c.startswith("A2.")] == [f"A2.{i}" for i in range(1, 10)]
+    assert RISKS["A1.4"].name_zh == "宣扬恐怖主义、极端主义"
+    assert RISKS["A4.5"].name_en == "Infringing privacy rights"
+    assert RISKS["A5.2"].category == "A5"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["教你製造炸彈", "制 造 炸 弹", "制-造-炸-弹", "zhi zao zha dan", "ＨＯＷ ＴＯ ＭＡＫＥ Ａ ＢＯＭＢ"],
+)
+def test_lexicon_sees_through_evasions(text: str) -> None:
+    verdict = screen_safety(text, actions=DEFAULTS, layers=["lexicon"])
+    assert verdict.verdict == "block"
+    assert verdict.risks == ["A1.4"]
+    assert verdict.hits[0].layer == "lexicon"
+
+
+def test_homophone_variant_matches_by_pinyin() -> None:
+    verdict = screen_safety("有人在教制造炸单", actions=DEFAULTS, layers=["lexicon"])  # 单 for 弹
+    assert verdict.risks == ["A1.4"] and verdict.hits[0].term == "制造炸弹"
+
+
+def test_pattern_rules_catch_phrasings_and_explain_them() -> None:
+    verdict = screen_safety("请问怎么在家里组装一个炸弹", actions=DEFAULTS, layers=["pattern"])
+    assert verdict.verdict == "block"
+    assert verdict.hits[0].layer == "pattern" and verdict.hits[0].risk_code == "A1.4"
+    assert "炸弹" in verdict.hits[0].term
+    assert screen_safety("我们不保证收益，投资需谨慎", actions=DEFAULTS, layers=["pattern"]).verdict == "pass"
+    assert screen_safety("跟踪订单物流", actions=DEFAULTS, layers=["pattern"]).verdict == "pass"
+
+
+def test_classifier_finds_a_paraphrase_the_lexicon_misses() -> None:
+    text = "那个地方的人全是骗子，千万别雇"
+    assert screen_safety(text, actions=DEFAULTS, layers=["lexicon", "pattern"]).verdict == "pass"
+    verdict = screen_safety(text, actions=DEFAULTS, layers=["classifier"])
+    assert verdict.verdict == "block"
+    assert verdict.hits[0].layer == "classifier" and verdict.hits[0].category == "A2"
+    assert verdict.hits[0].score >= safety.KNN_MIN_SIMILARITY
+    assert screen_safety("请问信用卡账单怎么查询", actions=DEFAULTS, layers=["classifier"]).verdict == "pass"
+
+
+def test_a_risk_action_overrides_its_category() -> None:
+    text = "这款产品稳赚不赔"  # A5.2
+    assert screen_safety(text, actions=DEFAULTS, layers=["lexicon"]).verdict == "flag"
+    assert screen_safety(text, actions={**DEFAULTS, "A5.2": "block"}, layers=["lexicon"]).verdict == "block"
+    assert screen_safety(text, actions={**DEFAULTS, "A5": "block", "A5.2": "allow"}, layers=["lexicon"]).verdict == "pass"
+
+
+class _Judge:
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.calls: list[list[dict[str, str]]] = []
+
+    def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Any:
+        self.calls.append(messages)
+        if self.reply == "raise":
+            raise TimeoutError("slow")
+        return type("C", (), {"text": self.reply})()
+
+
+def test_llm_judge_runs_only_when_asked_and_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import generation.backends as backends
+
+    judge = _Judge(json.dumps({"risks": ["A4.3"], "reason": "defames a named colleague"}))
+    monkeypatch.setattr(backends, "backend_from_settings", lambda name=None, **kw: judge)
+    assert screen_safety("普通的一句话", actions=DEFAULTS, layers=["lexicon"]).verdict == "pass"
+    assert judge.calls == []
+    verdict = screen_safety("普通的一句话", actions=DEFAULTS, layers=["llm_judge"])
+    assert verdict.verdict == "flag" and verdict.hits[0].layer == "llm_judge"
+    assert verdict.hits[0].term == "defames a named colleague"
+    assert judge.calls[0][1]["content"] == "普通的一句话"
+
+    monkeypatch.setattr(backends, "backend_from_settings", lambda name=None, **kw: _Judge("raise"))
+    with pytest.raises(SafetyFilterError, match=r"LLM judge failed \(TimeoutError\)"):
+        screen_safety("x", actions=DEFAULTS, layers=["llm_judge"])
+    monkeypatch.setattr(backends, "backend_from_settings", lambda name=None, **kw: _Judge('{"risks": ["Z9"]}'))
+    with pytest.raises(SafetyFilterError):
+        screen_safety("x", actions=DEFAULTS, layers=["llm_judge"])
+
+
+def test_a_slow_layer_counts_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(safety, "LAYER_TIMEOUT_SECONDS", -1.0)
+    with pytest.raises(SafetyFilterError, match="timed out"):
+        screen_safety("你好", actions=DEFAULTS, layers=["lexicon"])
+
+
+def test_unknown_layer_or_risk_is_refused() -> None:
+    with pytest.raises(SafetyFilterError, match="unknown safety layers"):
+        screen_safety("你好", actions=DEFAULTS, layers=["vibes"])
+    with pytest.raises(SafetyFilterError, match="invalid safety actions"):
+        screen_safety("你好", actions={"A9.9": "block"})
+
+
+def test_seed_files_cover_every_risk_in_both_languages() -> None:
+    terms = safety.read_csv_rows(safety.LEXICON_PATH, safety.LEXICON_COLUMNS)
+    covered = {(code, lang) for code, lang, _ in terms}
+    a1_a2 = [c for c in RISK_CODES if c[:2] in ("A1", "A2")]
+    assert len(a1_a2) == 17
+    assert all((code, lang) in covered for code in RISK_CODES for lang in ("zh", "en"))
+    exemplars = safety.read_csv_rows(safety.EXEMPLARS_PATH, safety.EXEMPLAR_COLUMNS)
+    assert {code for code, _, _ in exemplars} == {*RISK_CODES, "benign"}

