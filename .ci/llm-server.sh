@@ -32,7 +32,7 @@ EOF
 
 BASE_URL="http://127.0.0.1:${PORT}/v1"
 if ! curl -fsS "${BASE_URL}/models" >/dev/null 2>&1; then
-  nohup "$PYTHON" -m llama_cpp.server --model "$MODEL" --model_alias smollm2 --host 127.0.0.1 --port "$PORT" \
+  setsid nohup "$PYTHON" -m llama_cpp.server --model "$MODEL" --model_alias smollm2 --host 127.0.0.1 --port "$PORT" \
     --n_ctx 2048 >"$LOG" 2>&1 &
   echo $! >"$(dirname "$LOG")/llm-server.pid"
   for _ in $(seq 1 120); do

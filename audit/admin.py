@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from audit.models import AuditEvent, AuditSigningKey
+from audit.models import AuditCheckpoint, AuditEvent, AuditSigningKey
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -36,3 +36,10 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(AuditSigningKey)
 class AuditSigningKeyAdmin(ReadOnlyAdmin):
     list_display = ("key_id", "algorithm", "created_at", "retired_at")
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ("index", "kind", "tree_size", "root_hash", "created_at", "key_id")
+    list_filter = ("kind",)
+    ordering = ("-index",)

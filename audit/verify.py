@@ -126,10 +126,16 @@ def audit_chain_verify(
             if seq != expected_seq:
                 if seq > expected_seq:
                     gap = f"events {expected_seq}-{seq - 1} are" if seq - expected_seq > 1 else "the row is"
-                    return _bad(checked, expected_seq, f"event {expected_seq}: missing, {gap} gone (deleted?)")
-                return _bad(checked, seq, f"event {seq}: unexpected sequence number, expected {expected_seq}")
+                    return _first_failure(
+                        completed, _bad(checked, expected_seq, f"event {expected_seq}: missing, {gap} gone (deleted?)")
+                    )
+                return _first_failure(
+                    completed, _bad(checked, seq, f"event {seq}: unexpected sequence number, expected {expected_seq}")
+                )
             if stored_prev_hash != prev_hash:
-                return _bad(checked, seq, f"event {seq}: prev_hash does not match the hash of event {seq - 1}")
+                return _first_failure(
+                    completed, _bad(checked, seq, f"event {seq}: prev_hash does not match the hash of event {seq - 1}")
+                )
             try:
                 data = audit_event_canonical_bytes(
                     seq=seq,
@@ -144,50 +150,61 @@ def audit_chain_verify(
                     key_id=key_id,
                 )
             except (TypeError, ValueError) as exc:
-                return _bad(checked, seq, f"event {seq}: cannot be hashed ({exc}) (row edited?)")
+                return _first_failure(
+                    completed, _bad(checked, seq, f"event {seq}: cannot be hashed ({exc}) (row edited?)")
+                )
             if hashlib.sha256(data).hexdigest() != event_hash:
-                return _bad(checked, seq, f"event {seq}: hash mismatch (row edited?)")
+                return _first_failure(completed, _bad(checked, seq, f"event {seq}: hash mismatch (row edited?)"))
             if trusted_key_ids is not None and key_id not in trusted_key_ids:
-                return _bad(checked, seq, f"event {seq}: signed with key {key_id!r}, which is not trusted")
+                return _first_failure(
+                    completed, _bad(checked, seq, f"event {seq}: signed with key {key_id!r}, which is not trusted")
+                )
             key = keys.get(key_id)
             if key is None:
                 # A key registered after the key table was read, by a concurrent first append.
                 keys = _keys()
                 key = keys.get(key_id)
             if key is None:
-                return _bad(checked, seq, f"event {seq}: signed with unknown key {key_id!r}")
+                return _first_failure(completed, _bad(checked, seq, f"event {seq}: signed with unknown key {key_id!r}"))
             if (all_signatures or seq > covered) and not verify_signature(
                 key.public_key_pem, signature, audit_signature_message(event_hash)
             ):
-                return _bad(checked, seq, f"event {seq}: signature invalid under key {key_id} (forged or re-signed?)")
+                return _first_failure(
+                    completed,
+                    _bad(checked, seq, f"event {seq}: signature invalid under key {key_id} (forged or re-signed?)"),
+                )
             if key.retired_at is not None and created_at > key.retired_at:
-                return _bad(
-                    checked,
-                    seq,
-                    f"event {seq}: signed with key {key_id} after it was retired at {key.retired_at.isoformat()}",
+                return _first_failure(
+                    completed,
+                    _bad(
+                        checked,
+                        seq,
+                        f"event {seq}: signed with key {key_id} after it was retired at {key.retired_at.isoformat()}",
+                    ),
                 )
             if head_before is not None and seq == head_before[0] and event_hash != head_before[1]:
-                return _bad(checked, seq, f"event {seq}: chain head records a different hash for this event")
+                return _first_failure(
+                    completed, _bad(checked, seq, f"event {seq}: chain head records a different hash for this event")
+                )
             for level, index, value in frontier.append(merkle.leaf_hash(data)):
                 completed[merkle.node_key(level, index)] = (seq, value.hex())
             for cp in roots_due.pop(seq, ()):
                 if frontier.root().hex() != cp.root_hash:
-                    return _bad_cp(
-                        checked,
-                        cp.index,
-                        f"checkpoint {cp.index}: root does not match the first {seq} events (events edited, "
-                        "reordered or replaced since it was signed?)",
+                    return _first_failure(
+                        completed,
+                        _bad_cp(
+                            checked,
+                            cp.index,
+                            f"checkpoint {cp.index}: root does not match the first {seq} events (events edited, "
+                            "reordered or replaced since it was signed?)",
+                        ),
                     )
             checked += 1
             prev_hash = event_hash
             expected_seq = seq + 1
-        stored = _stored_nodes(completed)
-        for node_key_value in sorted(completed, key=lambda k: completed[k][0]):
-            seq, node_hex = completed[node_key_value]
-            if stored.get(node_key_value) != node_hex:
-                level, index = merkle.node_from_key(node_key_value)
-                what = "missing" if node_key_value not in stored else "wrong"
-                return _bad(checked, seq, f"event {seq}: tree node level {level} index {index} is {what}")
+        node_problem = _check_nodes(completed, checked)
+        if node_problem is not None:
+            return node_problem
 
     last_seq = expected_seq - 1
     if roots_due:
@@ -299,6 +316,22 @@ def _check_checkpoint_chain(
         )
     if head is not None and checkpoints and head[3] == len(checkpoints) and head[4] != prev_hash:
         return _bad_cp(0, len(checkpoints), f"checkpoint {len(checkpoints)}: the head records a different hash")
+    return None
+
+
+def _first_failure(completed: dict[int, tuple[int, str]], failure: ChainVerification) -> ChainVerification:
+    """``failure``, unless a tree node of an earlier event in this chunk is already bad: report that first."""
+    return _check_nodes(completed, failure.events_checked) or failure
+
+
+def _check_nodes(completed: dict[int, tuple[int, str]], checked: int) -> ChainVerification | None:
+    stored = _stored_nodes(completed)
+    for node_key_value in sorted(completed, key=lambda k: completed[k][0]):
+        seq, node_hex = completed[node_key_value]
+        if stored.get(node_key_value) != node_hex:
+            level, index = merkle.node_from_key(node_key_value)
+            what = "missing" if node_key_value not in stored else "wrong"
+            return _bad(seq - 1, seq, f"event {seq}: tree node level {level} index {index} is {what}")
     return None
 
 

@@ -29,8 +29,13 @@ def _writer(worker: int, count: int, start_at: float) -> None:
     while time.time() < start_at:
         time.sleep(0.001)
     for i in range(count):
-        audit_event_append(actor=None, action="bench.append", object_type="writer", object_id=worker,
-                           payload={"i": i, "worker": worker})
+        audit_event_append(
+            actor=None,
+            action="bench.append",
+            object_type="writer",
+            object_id=worker,
+            payload={"i": i, "worker": worker},
+        )
     connections.close_all()
 
 
@@ -52,8 +57,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--events-per-writer", type=int, default=1000)
-    parser.add_argument("--synchronous-commit-off", action="store_true",
-                        help="Measure without waiting for the WAL flush (shows the CPU-bound rate; loses durability).")
+    parser.add_argument(
+        "--synchronous-commit-off",
+        action="store_true",
+        help="Measure without waiting for the WAL flush (shows the CPU-bound rate; loses durability).",
+    )
     args = parser.parse_args()
     multiprocessing.set_start_method("fork")
     setup_django(DB, "/tmp/var-issue6-bench")
@@ -76,27 +84,31 @@ def main() -> None:
         total = 1 + baseline_events + concurrent_events
         gaps = total - len(set(seqs))
         result = audit_chain_verify()
-        print(json.dumps({
-            "bench": "audit_append",
-            "database": "postgresql",
-            "synchronous_commit": "off" if args.synchronous_commit_off else "on",
-            "writers": args.writers,
-            "events": concurrent_events,
-            "seconds": round(seconds, 3),
-            "events_per_s": round(concurrent_events / seconds),
-            "baseline": "1 writer, same append",
-            "baseline_events_per_s": round(baseline_events / baseline_seconds),
-            "log_events": len(seqs),
-            "gaps_or_missing": gaps,
-            "contiguous": seqs == list(range(1, total + 1)),
-            "forks": 0 if result.ok else 1,
-            "verify_ok": result.ok,
-            "verify_reason": result.reason,
-            "checkpoints": AuditCheckpoint.objects.count(),
-            "target_events_per_s": 2000,
-            "meets_target": concurrent_events / seconds >= 2000 and result.ok and gaps == 0,
-            "machine": "shared 2-core machine, other engineers running tests",
-        }))
+        print(
+            json.dumps(
+                {
+                    "bench": "audit_append",
+                    "database": "postgresql",
+                    "synchronous_commit": "off" if args.synchronous_commit_off else "on",
+                    "writers": args.writers,
+                    "events": concurrent_events,
+                    "seconds": round(seconds, 3),
+                    "events_per_s": round(concurrent_events / seconds),
+                    "baseline": "1 writer, same append",
+                    "baseline_events_per_s": round(baseline_events / baseline_seconds),
+                    "log_events": len(seqs),
+                    "gaps_or_missing": gaps,
+                    "contiguous": seqs == list(range(1, total + 1)),
+                    "forks": 0 if result.ok else 1,
+                    "verify_ok": result.ok,
+                    "verify_reason": result.reason,
+                    "checkpoints": AuditCheckpoint.objects.count(),
+                    "target_events_per_s": 2000,
+                    "meets_target": concurrent_events / seconds >= 2000 and result.ok and gaps == 0,
+                    "machine": "shared 2-core machine, other engineers running tests",
+                }
+            )
+        )
     finally:
         drop_database(DB)
 

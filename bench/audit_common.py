@@ -54,8 +54,8 @@ def bulk_build_log(n: int, *, sign: bool = True, checkpoint_every: int = 1000) -
     from django.db import connection
 
     from audit import merkle
-    from audit.checkpoints import checkpoint_body, checkpoint_hash_of
     from audit.canonical import canonical_json_bytes
+    from audit.checkpoints import checkpoint_body, checkpoint_hash_of
     from audit.models import GENESIS_HASH, AuditChainHead
     from audit.services import audit_event_canonical_bytes
     from audit.signing import ensure_public_key_registered, signing_key
@@ -90,37 +90,87 @@ def bulk_build_log(n: int, *, sign: bool = True, checkpoint_every: int = 1000) -
         created = base + timedelta(seconds=seq // 50)
         payload = {"request_id": seq % 97, "slot": seq, "sha256": hashlib.sha256(str(seq).encode()).hexdigest()}
         data = audit_event_canonical_bytes(
-            seq=seq, created_at=created, actor_id=None, actor_name="system", action="record.create",
-            object_type="record", object_id=str(seq), payload=payload, prev_hash=prev, key_id=key.key_id,
+            seq=seq,
+            created_at=created,
+            actor_id=None,
+            actor_name="system",
+            action="record.create",
+            object_type="record",
+            object_id=str(seq),
+            payload=payload,
+            prev_hash=prev,
+            key_id=key.key_id,
         )
         event_hash = hashlib.sha256(data).hexdigest()
         signature = key.private_key.sign(event_hash.encode()).hex() if sign else "00" * 64
-        events.append((seq, created, None, "system", "record.create", "record", str(seq), json.dumps(payload),
-                       prev, event_hash, key.key_id, signature))
+        events.append(
+            (
+                seq,
+                created,
+                None,
+                "system",
+                "record.create",
+                "record",
+                str(seq),
+                json.dumps(payload),
+                prev,
+                event_hash,
+                key.key_id,
+                signature,
+            )
+        )
         for level, index, value in frontier.append(merkle.leaf_hash(data)):
             nodes.append((merkle.node_key(level, index), value.hex()))
         prev = event_hash
         if checkpoint_every and seq % checkpoint_every == 0:
             cp_index += 1
-            body = checkpoint_body(origin="synthgate-audit", index=cp_index, kind="interval", tree_size=seq,
-                                   root_hash=frontier.root().hex(), created_at=created, prev_checkpoint_hash=prev_cp,
-                                   key_id=key.key_id)
+            body = checkpoint_body(
+                origin="synthgate-audit",
+                index=cp_index,
+                kind="interval",
+                tree_size=seq,
+                root_hash=frontier.root().hex(),
+                created_at=created,
+                prev_checkpoint_hash=prev_cp,
+                key_id=key.key_id,
+            )
             signature_cp = key.private_key.sign(canonical_json_bytes(body)).hex()
             prev_cp = checkpoint_hash_of({**body, "signature": signature_cp})
-            checkpoints.append((cp_index, "interval", seq, body["root_hash"], created, body["prev_checkpoint_hash"],
-                                key.key_id, signature_cp, "", "", prev_cp))
+            checkpoints.append(
+                (
+                    cp_index,
+                    "interval",
+                    seq,
+                    body["root_hash"],
+                    created,
+                    body["prev_checkpoint_hash"],
+                    key.key_id,
+                    signature_cp,
+                    "",
+                    "",
+                    prev_cp,
+                )
+            )
         if len(events) >= 20000:
             flush()
     flush()
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
             "COPY audit_auditcheckpoint (index, kind, tree_size, root_hash, created_at, prev_checkpoint_hash, key_id, "
             "signature, sm2_key_id, sm2_signature, checkpoint_hash) FROM STDIN"
-        ) as copy:
-            for row in checkpoints:
-                copy.write_row(row)
-    AuditChainHead.objects.update_or_create(pk=1, defaults={
-        "last_seq": n, "last_hash": prev, "tree_frontier": [h.hex() for h in frontier.hashes],
-        "checkpoint_count": cp_index, "checkpoint_hash": prev_cp,
-    })
+        ) as copy,
+    ):
+        for row in checkpoints:
+            copy.write_row(row)
+    AuditChainHead.objects.update_or_create(
+        pk=1,
+        defaults={
+            "last_seq": n,
+            "last_hash": prev,
+            "tree_frontier": [h.hex() for h in frontier.hashes],
+            "checkpoint_count": cp_index,
+            "checkpoint_hash": prev_cp,
+        },
+    )
     return time.perf_counter() - started

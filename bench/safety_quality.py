@@ -91,10 +91,12 @@ def main() -> None:
     risks = sorted({i["risk"] for i in items if i["risk"]})
     results = {name: evaluate(items, layers) for name, layers in CONFIGS.items()}
     for name, report in results.items():
-        print(f"== {name}: recall {report['recall']:.3f} (category {report['category_recall']:.3f}), "
-              f"false blocks {report['false_block_rate']:.3f}, false flags {report['false_flag_rate']:.3f}, "
-              f"{report['texts_per_second']} texts/s; held-out half: recall {report['held_out_recall']:.3f}, "
-              f"false blocks {report['held_out_false_block_rate']:.3f}")
+        print(
+            f"== {name}: recall {report['recall']:.3f} (category {report['category_recall']:.3f}), "
+            f"false blocks {report['false_block_rate']:.3f}, false flags {report['false_flag_rate']:.3f}, "
+            f"{report['texts_per_second']} texts/s; held-out half: recall {report['held_out_recall']:.3f}, "
+            f"false blocks {report['held_out_false_block_rate']:.3f}"
+        )
         print(f"   per category {report['per_category_recall']}; per variant {report['per_variant_recall']}")
     final = results["lexicon_pattern_classifier"]
     for text in final["_missed"][:15]:
@@ -106,9 +108,19 @@ def main() -> None:
         "harmful": sum(i["label"] == "harmful" for i in items),
         "benign": sum(i["label"] == "benign" for i in items),
         "risks_covered": len(risks),
-        **{f"{name}_{key}": report[key] for name, report in results.items()
-           for key in ("recall", "category_recall", "false_block_rate", "false_flag_rate", "texts_per_second",
-                       "held_out_recall", "held_out_false_block_rate")},
+        **{
+            f"{name}_{key}": report[key]
+            for name, report in results.items()
+            for key in (
+                "recall",
+                "category_recall",
+                "false_block_rate",
+                "false_flag_rate",
+                "texts_per_second",
+                "held_out_recall",
+                "held_out_false_block_rate",
+            )
+        },
         "per_category_recall": final["per_category_recall"],
         "note": "shared 2-core machine",
     }

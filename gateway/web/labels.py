@@ -42,6 +42,18 @@ GATE_LABELS: dict[str, Promise] = {
     "contamination": _("Benchmark contamination"),
     "arithmetic": _("Arithmetic check"),
     "safety_pass_rate": _("Safety pass rate"),
+    "duplicate": _("Near duplicates"),
+    "math": _("Maths check"),
+    "novelty": _("Novelty"),
+    "sampled_acceptance": _("Sampled acceptance"),
+    "manual_review": _("Manual review"),
+}
+
+CHART_LABELS: dict[str, Promise] = {
+    "category_mix": _("Category mix"),
+    "length_distribution": _("Length distribution"),
+    "similarity_histogram": _("Similarity histogram"),
+    "flags_per_gate": _("Flags per gate"),
 }
 
 PII_LABELS: dict[str, Promise] = {
@@ -63,6 +75,8 @@ VERDICT_LABELS: dict[str, Promise] = {
     "pass": _("Pass"),
     "flag": _("Flagged"),
     "block": _("Blocked"),
+    "fail": _("Fail"),
+    "pending": _("Not reviewed yet"),
     "": _("Not screened"),
 }
 

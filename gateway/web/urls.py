@@ -17,6 +17,7 @@ urlpatterns = [
     path("requests/<int:pk>/download/", views.request_download, name="request-download"),
     path("approvals/", views.approval_queue, name="approval-queue"),
     path("approvals/<int:pk>/", views.approval_review, name="approval-review"),
+    path("approvals/<int:pk>/items/<int:item_id>/", views.review_item_verdict, name="review-item-verdict"),
     path("audit/", views.audit_log, name="audit-log"),
     path("audit/events/<int:seq>/", views.audit_event_detail, name="audit-event"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),

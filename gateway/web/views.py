@@ -23,7 +23,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -34,12 +34,12 @@ from audit.services import audit_event_append
 from audit.verify import audit_chain_verify
 from gateway import selectors, services
 from gateway.errors import DownloadRefused, NotAllowed
-from gateway.models import Approval, Dataset, DatasetRequest, GenerationJob, Record, Role
+from gateway.models import Approval, Dataset, DatasetRequest, GenerationJob, Record, ReviewItem, Role
 from gateway.roles import has_role, user_roles, user_team
 from gateway.states import ACTIVE, TERMINAL, IllegalTransition, RequestState
 
 from .forms import AuditFilterForm, DecisionForm, RequestForm
-from .labels import gate_label, risk_label, state_label
+from .labels import CHART_LABELS, gate_label, risk_label, state_label
 from .lineage import LineageNode, lineage_svg
 
 S = RequestState
@@ -155,25 +155,46 @@ def progress_data(request: DatasetRequest) -> dict[str, Any]:
     return data
 
 
+_REPORT_KEY = "quality_report"  # the non-gate entry of QualityReport.gates (charts, timings)
+
+
+def _example_text(example: Any) -> str:
+    if not isinstance(example, dict):
+        return str(example)
+    flags = "; ".join(f"{f.get('reason', '')} {f.get('evidence', '')}".strip() for f in example.get("flags", []))
+    return f"#{example.get('id', '?')}: {flags}" if flags else json.dumps(example, ensure_ascii=False)
+
+
 def _gate_rows(report: Any) -> list[dict[str, Any]]:
     if report is None:
         return []
     rows = []
     for gate in report.gates or []:
+        if _REPORT_KEY in gate:
+            continue
         if "name" not in gate:
             rows.append({"label": _("Gate error"), "error": gate.get("error", ""), "passed": False})
             continue
         charts = list(gate.get("charts") or [])
         if gate.get("chart_url"):
             charts.insert(0, gate["chart_url"])
+        examples = gate.get("flagged_examples") or gate.get("examples") or []
         rows.append({**gate, "label": gate_label(gate["name"]), "charts": charts,
-                     "examples": gate.get("flagged_examples") or gate.get("examples") or []})
+                     "examples": [_example_text(e) for e in examples]})
     return rows
 
 
-def _report_charts(report: Any) -> list[str]:
-    charts = getattr(report, "charts", None) or []
-    return [c if isinstance(c, str) else c.get("url", "") for c in charts if c]
+def _report_charts(report: Any) -> list[dict[str, str]]:
+    """The report's PNG charts, served by the quality API, when the quality engine drew them."""
+    if report is None:
+        return []
+    summary: dict[str, Any] = next((g[_REPORT_KEY] for g in report.gates or [] if _REPORT_KEY in g), {})
+    charts = []
+    for name in summary.get("charts") or {}:
+        url = f"/api/v1/quality/requests/{report.request_id}/charts/{name}.png"
+        if _url_exists(url):
+            charts.append({"url": url, "name": str(CHART_LABELS.get(name, name))})
+    return charts
 
 
 def _state_history(request: DatasetRequest) -> list[dict[str, Any]]:
@@ -367,8 +388,8 @@ def approval_review(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("web:request-detail", pk=pk)
     report = getattr(obj, "quality_report", None) if hasattr(obj, "quality_report") else None
     safety = selectors.request_safety_summary(request=obj)
-    review_api = f"/api/v1/quality/requests/{obj.pk}/review-items/"
-    sample = selectors.request_record_sample(request=obj)
+    review_items = list(ReviewItem.objects.filter(request=obj).select_related("record", "reviewer"))
+    sample = [] if review_items else selectors.request_record_sample(request=obj)
     return render(request, "web/approval_review.html", {
         "obj": obj,
         "form": form,
@@ -380,9 +401,33 @@ def approval_review(request: HttpRequest, pk: int) -> HttpResponse:
         "verdicts": safety["verdicts"],
         "categories": [(risk_label(code), count) for code, count in safety["categories"].items()],
         "sample": sample,
-        "review_api": review_api if _url_exists(review_api) else "",
+        "review_items": review_items,
+        "reviewed": sum(1 for i in review_items if i.verdict != ReviewItem.Verdict.PENDING),
         "progress": progress_data(obj),
     }, status=status)
+
+
+@login_required
+@require_POST
+def review_item_verdict(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+    """Pass or fail one sampled record, with a note (required to fail)."""
+    from gateway.pipelines.gates import review_item_record_verdict
+
+    _require_role(request.user, Role.APPROVER)
+    obj = _visible_request(request.user, pk)
+    item = get_object_or_404(ReviewItem.objects.select_related("request"), request=obj, pk=item_id)
+    try:
+        review_item_record_verdict(item=item, actor=request.user, verdict=request.POST.get("verdict", ""),
+                                   note=request.POST.get("note", ""))
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    except Exception as exc:  # noqa: BLE001 - e.g. Conflict: the request moved on; say so on the page
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Verdict recorded."))
+    return redirect(f"{reverse('web:approval-review', kwargs={'pk': pk})}#item-{item_id}")
 
 
 # --- auditor ----------------------------------------------------------------------------------------

@@ -28,8 +28,12 @@ def _reads(what: str) -> list[dict]:
 
 def test_auditor_endpoints_are_for_auditors_only(api, people) -> None:
     _log()
-    for url in ("/api/v1/audit/events/1/", "/api/v1/audit/proofs/inclusion/?seq=1&tree_size=2",
-                "/api/v1/audit/checkpoints/", "/api/v1/audit/keys/"):
+    for url in (
+        "/api/v1/audit/events/1/",
+        "/api/v1/audit/proofs/inclusion/?seq=1&tree_size=2",
+        "/api/v1/audit/checkpoints/",
+        "/api/v1/audit/keys/",
+    ):
         response = api(people["requester"]).get(url)
         assert response.status_code == 403, url
         assert response.json()["detail"] == "Only auditors can do this."
@@ -56,12 +60,14 @@ def test_inclusion_and_consistency_proofs_verify(api, people) -> None:
     body = client.get("/api/v1/audit/proofs/inclusion/?seq=4").json()
     leaf = bytes.fromhex(body["leaf_hash"])
     assert body["tree_size"] == n and body["checkpoint"]["root_hash"] == checkpoint.root_hash
-    assert merkle.verify_inclusion(3, n, leaf, [bytes.fromhex(h) for h in body["audit_path"]],
-                                   bytes.fromhex(checkpoint.root_hash))
+    assert merkle.verify_inclusion(
+        3, n, leaf, [bytes.fromhex(h) for h in body["audit_path"]], bytes.fromhex(checkpoint.root_hash)
+    )
     c = client.get(f"/api/v1/audit/proofs/consistency/?first=3&second={n}").json()
     assert c["second_root"] == checkpoint.root_hash
-    assert merkle.verify_consistency(3, n, bytes.fromhex(c["first_root"]), bytes.fromhex(c["second_root"]),
-                                     [bytes.fromhex(h) for h in c["proof"]])
+    assert merkle.verify_consistency(
+        3, n, bytes.fromhex(c["first_root"]), bytes.fromhex(c["second_root"]), [bytes.fromhex(h) for h in c["proof"]]
+    )
     assert _reads("inclusion_proof") == [{"seq": 4, "tree_size": n}]
     assert _reads("consistency_proof") == [{"first": 3, "second": n}]
 
@@ -74,7 +80,9 @@ def test_impossible_proofs_are_clear_4xx(api, people) -> None:
     assert "no checkpoint covers" in response.json()["detail"]
     response = client.get("/api/v1/audit/proofs/inclusion/?seq=5&tree_size=3")
     assert (response.status_code, response.json()["detail"]) == (
-        400, f"event 5 is not in a tree of 3 events (the log holds {n})")
+        400,
+        f"event 5 is not in a tree of 3 events (the log holds {n})",
+    )
     response = client.get("/api/v1/audit/proofs/inclusion/?seq=abc")
     assert response.status_code == 400
     response = client.get("/api/v1/audit/proofs/consistency/?first=3&second=2")
@@ -88,7 +96,10 @@ def test_checkpoints_and_keys(api, people, audit_key) -> None:
     second = checkpoint_create(kind="heartbeat")
     client = api(people["auditor"])
     listing = client.get("/api/v1/audit/checkpoints/").json()
-    assert [(c["checkpoint"]["index"], c["checkpoint"]["tree_size"]) for c in listing] == [(2, first_size + 1), (1, first_size)]
+    assert [(c["checkpoint"]["index"], c["checkpoint"]["tree_size"]) for c in listing] == [
+        (2, first_size + 1),
+        (1, first_size),
+    ]
     assert listing[0]["checkpoint_hash"] == second.checkpoint_hash
     assert listing[0]["checkpoint"]["prev_checkpoint_hash"] == listing[1]["checkpoint_hash"]
     detail = client.get("/api/v1/audit/checkpoints/1/").json()
@@ -120,6 +131,10 @@ def test_verify_covers_checkpoints(api, people) -> None:
     checkpoint_create(kind="manual")
     body = api(people["auditor"]).post("/api/v1/audit/verify/").json()
     assert (body["ok"], body["events_checked"], body["checkpoints_checked"], body["first_bad_checkpoint"]) == (
-        True, n, 1, None)
+        True,
+        n,
+        1,
+        None,
+    )
     event = AuditEvent.objects.filter(action="audit.verify").get()
     assert event.payload["checkpoints_checked"] == 1

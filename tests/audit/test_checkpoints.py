@@ -39,8 +39,10 @@ def test_appends_store_leaves_and_full_subtrees_and_the_head_frontier() -> None:
     }
     head = AuditChainHead.objects.get(pk=1)
     assert len(head.tree_frontier) == 3
-    assert tree_root(tree_size=7) == merkle.root_from_leaves(leaves) == merkle.fold_subtrees(
-        [bytes.fromhex(h) for h in head.tree_frontier]
+    assert (
+        tree_root(tree_size=7)
+        == merkle.root_from_leaves(leaves)
+        == merkle.fold_subtrees([bytes.fromhex(h) for h in head.tree_frontier])
     )
 
 
@@ -53,9 +55,16 @@ def test_checkpoint_is_signed_linked_and_verifiable(audit_key) -> None:
     assert first.prev_checkpoint_hash == "0" * 64
     assert second.prev_checkpoint_hash == first.checkpoint_hash == checkpoint_hash_of(checkpoint_document(first))
     body = {k: v for k, v in checkpoint_document(second).items() if k != "signature"}
-    assert body == checkpoint_body(origin="synthgate-audit", index=2, kind="heartbeat", tree_size=5,
-                                   root_hash=tree_root(tree_size=5).hex(), created_at=second.created_at,
-                                   prev_checkpoint_hash=first.checkpoint_hash, key_id=audit_key.key_id)
+    assert body == checkpoint_body(
+        origin="synthgate-audit",
+        index=2,
+        kind="heartbeat",
+        tree_size=5,
+        root_hash=tree_root(tree_size=5).hex(),
+        created_at=second.created_at,
+        prev_checkpoint_hash=first.checkpoint_hash,
+        key_id=audit_key.key_id,
+    )
     assert verify_signature(audit_key.public_key_pem, second.signature, canonical_json_bytes(body))
     result = audit_chain_verify()
     assert (result.ok, result.events_checked, result.checkpoints_checked) == (True, 5, 2)
@@ -132,8 +141,15 @@ def test_tail_deleted_with_head_rewound_is_caught_by_the_checkpoint() -> None:
 def test_tail_deleted_and_tree_rebuilt_is_caught_by_the_later_checkpoint() -> None:
     _log_with_checkpoints()
     AuditEvent.objects.filter(seq__gt=6).delete()
-    AuditTreeNode.objects.filter(key__in=[merkle.node_key(0, 6), merkle.node_key(0, 7), merkle.node_key(1, 3),
-                                          merkle.node_key(2, 1), merkle.node_key(3, 0)]).delete()
+    AuditTreeNode.objects.filter(
+        key__in=[
+            merkle.node_key(0, 6),
+            merkle.node_key(0, 7),
+            merkle.node_key(1, 3),
+            merkle.node_key(2, 1),
+            merkle.node_key(3, 0),
+        ]
+    ).delete()
     frontier = merkle.Frontier()
     for event in AuditEvent.objects.order_by("seq"):
         frontier.append(audit_event_leaf_hash(event))
@@ -188,9 +204,16 @@ def test_checkpoint_resigned_with_another_key_is_found(tmp_path: Path, audit_key
     mallory = generate_key_file(tmp_path / "mallory.pem")
     AuditSigningKey.objects.create(key_id=mallory.key_id, public_key_pem=mallory.public_key_pem)
     cp = AuditCheckpoint.objects.get(index=2)
-    body = checkpoint_body(origin="synthgate-audit", index=2, kind=cp.kind, tree_size=cp.tree_size,
-                           root_hash=cp.root_hash, created_at=cp.created_at,
-                           prev_checkpoint_hash=cp.prev_checkpoint_hash, key_id=mallory.key_id)
+    body = checkpoint_body(
+        origin="synthgate-audit",
+        index=2,
+        kind=cp.kind,
+        tree_size=cp.tree_size,
+        root_hash=cp.root_hash,
+        created_at=cp.created_at,
+        prev_checkpoint_hash=cp.prev_checkpoint_hash,
+        key_id=mallory.key_id,
+    )
     signature = mallory.private_key.sign(canonical_json_bytes(body)).hex()
     new_hash = checkpoint_hash_of({**body, "signature": signature})
     AuditCheckpoint.objects.filter(index=2).update(key_id=mallory.key_id, signature=signature, checkpoint_hash=new_hash)
@@ -211,16 +234,24 @@ def test_edited_event_under_a_checkpoint_with_rebuilt_tree_fails_on_the_checkpoi
     key = signing_key()
     original = AuditEvent.objects.get(seq=8)
     new_hash = audit_hash_for_event_fields(
-        seq=8, created_at=original.created_at, actor_id=None, actor_name=original.actor_name, action=original.action,
-        object_type=original.object_type, object_id=original.object_id, payload={"i": 99},
-        prev_hash=original.prev_hash, key_id=key.key_id,
+        seq=8,
+        created_at=original.created_at,
+        actor_id=None,
+        actor_name=original.actor_name,
+        action=original.action,
+        object_type=original.object_type,
+        object_id=original.object_id,
+        payload={"i": 99},
+        prev_hash=original.prev_hash,
+        key_id=key.key_id,
     )
     AuditEvent.objects.filter(seq=8).update(
         payload={"i": 99}, event_hash=new_hash, signature=key.private_key.sign(new_hash.encode()).hex()
     )
     event = AuditEvent.objects.get(seq=8)
-    AuditTreeNode.objects.filter(key__in=[merkle.node_key(0, 7), merkle.node_key(1, 3), merkle.node_key(2, 1),
-                                          merkle.node_key(3, 0)]).delete()
+    AuditTreeNode.objects.filter(
+        key__in=[merkle.node_key(0, 7), merkle.node_key(1, 3), merkle.node_key(2, 1), merkle.node_key(3, 0)]
+    ).delete()
     frontier = merkle.Frontier()
     nodes = []
     for e in AuditEvent.objects.order_by("seq"):
@@ -242,8 +273,10 @@ def test_signatures_under_a_verified_checkpoint_are_checked_only_on_request() ->
     AuditEvent.objects.filter(seq=3).update(signature=flipped)
     assert audit_chain_verify().ok is True  # the signed checkpoint root commits to every byte of event 3
     result = audit_chain_verify(all_signatures=True)
-    assert (result.first_bad_seq, result.reason) == (3, f"event 3: signature invalid under key {event.key_id} "
-                                                         "(forged or re-signed?)")
+    assert (result.first_bad_seq, result.reason) == (
+        3,
+        f"event 3: signature invalid under key {event.key_id} (forged or re-signed?)",
+    )
 
 
 def test_proofs_from_the_database_verify_and_refuse_the_impossible() -> None:
@@ -253,13 +286,15 @@ def test_proofs_from_the_database_verify_and_refuse_the_impossible() -> None:
     proof = audit_inclusion_proof(seq=6)
     assert proof["checkpoint"]["index"] == cp.index and proof["tree_size"] == 13
     assert proof["root_hash"] == cp.root_hash == merkle.root_from_leaves(leaves).hex()
-    assert merkle.verify_inclusion(5, 13, leaves[5], [bytes.fromhex(h) for h in proof["audit_path"]],
-                                   bytes.fromhex(cp.root_hash))
+    assert merkle.verify_inclusion(
+        5, 13, leaves[5], [bytes.fromhex(h) for h in proof["audit_path"]], bytes.fromhex(cp.root_hash)
+    )
     old = audit_inclusion_proof(seq=2, tree_size=5)
     assert old["root_hash"] == merkle.root_from_leaves(leaves[:5]).hex() and old["checkpoint"] is None
     c = audit_consistency_proof(first=5, second=13)
-    assert merkle.verify_consistency(5, 13, bytes.fromhex(c["first_root"]), bytes.fromhex(c["second_root"]),
-                                     [bytes.fromhex(h) for h in c["proof"]])
+    assert merkle.verify_consistency(
+        5, 13, bytes.fromhex(c["first_root"]), bytes.fromhex(c["second_root"]), [bytes.fromhex(h) for h in c["proof"]]
+    )
     with pytest.raises(ProofError, match="event 14 is not in a tree of 13 events"):
         audit_inclusion_proof(seq=14, tree_size=13)
     with pytest.raises(ProofError, match=r"event 2 is not in a tree of 20 events \(the log holds 13\)"):
@@ -308,4 +343,7 @@ def test_sm2_second_signature_on_checkpoints(tmp_path: Path, settings) -> None:
     AuditCheckpoint.objects.filter(pk=cp.pk).update(sm2_signature=bad, checkpoint_hash=checkpoint_hash_of(document))
     AuditChainHead.objects.filter(pk=1).update(checkpoint_hash=checkpoint_hash_of(document))
     result = audit_chain_verify()
-    assert (result.first_bad_checkpoint, result.reason) == (1, f"checkpoint 1: SM2 signature invalid under key {sm2.key_id}")
+    assert (result.first_bad_checkpoint, result.reason) == (
+        1,
+        f"checkpoint 1: SM2 signature invalid under key {sm2.key_id}",
+    )

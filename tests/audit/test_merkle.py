@@ -70,7 +70,13 @@ def test_known_proof_shape_for_leaf_5_of_7() -> None:
 
 
 INCLUSION_ATTACKS = {
-    "flipped bit in proof": lambda i, n, leaf, proof, root: (i, n, leaf, [bytes([proof[0][0] ^ 1]) + proof[0][1:], *proof[1:]], root),
+    "flipped bit in proof": lambda i, n, leaf, proof, root: (
+        i,
+        n,
+        leaf,
+        [bytes([proof[0][0] ^ 1]) + proof[0][1:], *proof[1:]],
+        root,
+    ),
     "flipped bit in leaf": lambda i, n, leaf, proof, root: (i, n, bytes([leaf[0] ^ 1]) + leaf[1:], proof, root),
     "wrong index": lambda i, n, leaf, proof, root: (i + 1, n, leaf, proof, root),
     "wrong size": lambda i, n, leaf, proof, root: (i, n * 2, leaf, proof, root),

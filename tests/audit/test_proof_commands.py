@@ -36,12 +36,18 @@ def test_audit_proof_prints_verifiable_proofs() -> None:
     _, out, _ = run("audit_proof", "--seq", "5")
     proof = json.loads(out)
     cp = AuditCheckpoint.objects.get()
-    assert merkle.verify_inclusion(4, 6, bytes.fromhex(proof["leaf_hash"]),
-                                   [bytes.fromhex(h) for h in proof["audit_path"]], bytes.fromhex(cp.root_hash))
+    assert merkle.verify_inclusion(
+        4,
+        6,
+        bytes.fromhex(proof["leaf_hash"]),
+        [bytes.fromhex(h) for h in proof["audit_path"]],
+        bytes.fromhex(cp.root_hash),
+    )
     _, out, _ = run("audit_proof", "--first", "2", "--second", "6")
     c = json.loads(out)
-    assert merkle.verify_consistency(2, 6, bytes.fromhex(c["first_root"]), bytes.fromhex(c["second_root"]),
-                                     [bytes.fromhex(h) for h in c["proof"]])
+    assert merkle.verify_consistency(
+        2, 6, bytes.fromhex(c["first_root"]), bytes.fromhex(c["second_root"]), [bytes.fromhex(h) for h in c["proof"]]
+    )
     with pytest.raises(CommandError, match="event 9 is not in a tree of 6 events"):
         run("audit_proof", "--seq", "9", "--tree-size", "6")
     with pytest.raises(CommandError, match="give --seq"):
@@ -51,13 +57,17 @@ def test_audit_proof_prints_verifiable_proofs() -> None:
 def test_audit_verify_names_the_first_bad_checkpoint_and_a_stale_heartbeat() -> None:
     _log(3)
     assert run("audit_verify", "--max-checkpoint-age", "60")[0:3:2] == (
-        1, "audit log verification FAILED: no checkpoint exists (heartbeat stopped?)\n")
+        1,
+        "audit log verification FAILED: no checkpoint exists (heartbeat stopped?)\n",
+    )
     run("audit_checkpoint", "--heartbeat")
     assert run("audit_verify", "--max-checkpoint-age", "60") == (0, "audit log verified: 3 events, 1 checkpoints\n", "")
     AuditCheckpoint.objects.filter(index=1).update(tree_size=2)
     code, _, err = run("audit_verify")
-    assert (code, err) == (1, "audit log verification FAILED at checkpoint 1: stored hash does not match its contents "
-                              "(row edited?)\n")
+    assert (code, err) == (
+        1,
+        "audit log verification FAILED at checkpoint 1: stored hash does not match its contents (row edited?)\n",
+    )
 
 
 def test_keys_export_and_rotation_commands(tmp_path: Path, audit_key) -> None:

@@ -40,8 +40,15 @@ def test_numbers_use_the_ecmascript_form(value: float, text: str) -> None:
 
 
 def test_rfc_8785_sorting_example_sorts_by_utf16_code_units() -> None:
-    obj = {"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh",
-           "1": "One", "\U0001f600": "Emoji: Grinning Face", "\u0080": "Control", "\u00f6": "Latin Small Letter O With Diaeresis"}
+    obj = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
     expected_order = ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
     text = canonical_json_bytes(obj).decode()
     positions = [text.index(json.dumps(key, ensure_ascii=False)[1:-1] + '":') for key in expected_order]
@@ -50,18 +57,24 @@ def test_rfc_8785_sorting_example_sorts_by_utf16_code_units() -> None:
 
 
 def test_strings_escape_only_what_rfc_8785_requires() -> None:
-    value = {"s": "\u2028\x7f\x1f\"\\\n\t\b\f\r/é"}
+    value = {"s": '\u2028\x7f\x1f"\\\n\t\b\f\r/é'}
     expected = '{"s":"\u2028\x7f\\u001f\\"\\\\\\n\\t\\b\\f\\r/é"}'.encode()
     assert canonical_json_bytes(value) == expected == verify_bundle.canonical(value)
 
 
 def test_rfc_8785_appendix_style_document() -> None:
-    obj = {"numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001],
-           "string": "\u20ac$\u000f\u000aA'\u0042\u0022\u005c\\\"/", "literals": [None, True, False]}
-    assert canonical_json_bytes(obj) == (
-        '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
-        '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
-    ).encode()
+    obj = {
+        "numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001],
+        "string": "\u20ac$\u000f\u000aA'\u0042\u0022\u005c\\\"/",
+        "literals": [None, True, False],
+    }
+    assert (
+        canonical_json_bytes(obj)
+        == (
+            '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+            '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+        ).encode()
+    )
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf])
@@ -71,8 +84,16 @@ def test_non_finite_numbers_are_refused(value: float) -> None:
 
 
 def test_fast_event_encoding_equals_the_general_one() -> None:
-    fields = dict(seq=12, created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), actor_id=None, actor_name="系统",
-                  action="a.b", object_type="dataset", object_id="7",
-                  payload={"z": [1, 0.5, "\u20ac"], "a": {"\U0001f600": None, "\ufb33": 1e21}},
-                  prev_hash="0" * 64, key_id="abcd")
+    fields = dict(
+        seq=12,
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        actor_id=None,
+        actor_name="系统",
+        action="a.b",
+        object_type="dataset",
+        object_id="7",
+        payload={"z": [1, 0.5, "\u20ac"], "a": {"\U0001f600": None, "\ufb33": 1e21}},
+        prev_hash="0" * 64,
+        key_id="abcd",
+    )
     assert audit_event_canonical_bytes(**fields) == canonical_json_bytes(audit_event_document(**fields))

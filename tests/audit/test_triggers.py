@@ -52,9 +52,12 @@ def test_truncate_is_refused_on_postgresql() -> None:
         pytest.skip("SQLite has no TRUNCATE")
     _log()
     for table in LOG_TABLES:
-        with pytest.raises(IntegrityError, match="append-only: TRUNCATE refused"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(f"TRUNCATE {table} CASCADE")
+        with (
+            pytest.raises(IntegrityError, match="append-only: TRUNCATE refused"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(f"TRUNCATE {table} CASCADE")
     assert AuditEvent.objects.count() == 3
 
 

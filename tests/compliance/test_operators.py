@@ -59,8 +59,12 @@ def test_surrogates_keep_the_written_form_and_are_stable_per_dataset() -> None:
 
 
 def test_surrogate_operator_is_consistent_inside_a_structure() -> None:
-    content = {"messages": [{"role": "user", "content": f"我的身份证{RID}"},
-                            {"role": "assistant", "content": f"已核实身份证{RID}。"}]}
+    content = {
+        "messages": [
+            {"role": "user", "content": f"我的身份证{RID}"},
+            {"role": "assistant", "content": f"已核实身份证{RID}。"},
+        ]
+    }
     masked, result = get_pii_engine().mask_content(content, operators={"CN_RESIDENT_ID": "surrogate"}, hmac_key=KEY_A)
     first = re.search(r"\d{17}[\dX]", masked["messages"][0]["content"])
     second = re.search(r"\d{17}[\dX]", masked["messages"][1]["content"])
@@ -72,8 +76,9 @@ def test_surrogate_operator_is_consistent_inside_a_structure() -> None:
 
 def test_encrypt_operator_round_trips_only_with_the_key() -> None:
     key = bytes(range(32))
-    result = get_pii_engine().mask(f"手机13812345678", operators={"CN_MOBILE": "encrypt"}, hmac_key=KEY_A,
-                                   encryption_key=key)
+    result = get_pii_engine().mask(
+        "手机13812345678", operators={"CN_MOBILE": "encrypt"}, hmac_key=KEY_A, encryption_key=key
+    )
     token = TOKEN.search(result.masked_text)
     assert token is not None and "13812345678" not in result.masked_text
     assert decrypt_token(token.group(), key) == ("CN_MOBILE", "13812345678")
@@ -103,8 +108,10 @@ def test_pii_reveal_needs_the_permission_and_is_audited(people: dict[str, Any]) 
     admin = type(admin).objects.get(pk=admin.pk)  # drop the permission cache
     with pytest.raises(ValidationError, match="reason"):
         pii_reveal(actor=admin, token=token, reason=" ")
-    assert pii_reveal(actor=admin, token=token, reason="customer complaint #12", object_type="record",
-                      object_id="7") == RID
+    assert (
+        pii_reveal(actor=admin, token=token, reason="customer complaint #12", object_type="record", object_id="7")
+        == RID
+    )
     event = AuditEvent.objects.filter(action="pii.reveal").get()
     assert event.payload["entity_type"] == "CN_RESIDENT_ID" and event.payload["object_id"] == "7"
     assert RID not in str(event.payload)
@@ -112,13 +119,15 @@ def test_pii_reveal_needs_the_permission_and_is_audited(people: dict[str, Any]) 
 
 @pytest.mark.django_db
 def test_class_actions_drop_c3_and_mask_c2(policy_version: Any) -> None:
-    held = screen_content(content="我的支付密码是884321，卡号" + CARD, policy_version=policy_version,
-                          pseudonym_scope="t")
+    held = screen_content(
+        content="我的支付密码是884321，卡号" + CARD, policy_version=policy_version, pseudonym_scope="t"
+    )
     assert not held.accepted
     assert "C3" in held.reason and "AUTH_SECRET" in held.reason
     assert "884321" not in str(held.masked_content)
 
-    lenient = policy_version_create(policy=policy_version.policy, actor=None,
-                                    class_actions={"C3": "mask", "C2": "mask", "C1": "mask"})
+    lenient = policy_version_create(
+        policy=policy_version.policy, actor=None, class_actions={"C3": "mask", "C2": "mask", "C1": "mask"}
+    )
     passed = screen_content(content="我的支付密码是884321", policy_version=lenient, pseudonym_scope="t")
     assert passed.accepted and "884321" not in passed.masked_content

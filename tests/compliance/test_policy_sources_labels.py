@@ -28,7 +28,7 @@ CLEAN_SOURCE = "\n".join(["客户咨询账户余额，手机13812345678", "请�
 
 def test_policy_defaults_and_validation(policy_version: Any) -> None:
     assert policy_version.class_actions == {"C3": "drop", "C2": "mask", "C1": "mask"}
-    assert policy_version.safety_layers == ["lexicon", "pattern", "classifier"]
+    assert policy_version.safety_layers == ["lexicon", "pattern"]
     assert policy_version.source_harmful_rate_limit == 0.05
     assert policy_version.explicit_label is False
     with pytest.raises(ValidationError):
@@ -37,8 +37,12 @@ def test_policy_defaults_and_validation(policy_version: Any) -> None:
         policy_version_create(policy=policy_version.policy, actor=None, safety_layers=["psychic"])
     with pytest.raises(ValidationError):
         policy_version_create(policy=policy_version.policy, actor=None, pii_operators={"PERSON": "scramble"})
-    ok = policy_version_create(policy=policy_version.policy, actor=None, safety_actions={"A1": "block", "A1.7": "flag"},
-                               pii_operators={"PERSON": "surrogate", "CN_MOBILE": "encrypt"})
+    ok = policy_version_create(
+        policy=policy_version.policy,
+        actor=None,
+        safety_actions={"A1": "block", "A1.7": "flag"},
+        pii_operators={"PERSON": "surrogate", "CN_MOBILE": "encrypt"},
+    )
     assert ok.summary()["safety_actions"]["A1.7"] == "flag"
 
 
@@ -52,7 +56,10 @@ def test_seed_migration_loaded_all_17_a1_a2_risks_in_both_languages() -> None:
 
 def test_version_terms_extend_the_base_and_freeze_with_the_version(policy_version: Any) -> None:
     text = "这是一个测试用的违禁暗语蓝莓行动"
-    assert screen_safety(text, actions={"A1": "block"}, policy_version=policy_version, layers=["lexicon"]).verdict == "pass"
+    assert (
+        screen_safety(text, actions={"A1": "block"}, policy_version=policy_version, layers=["lexicon"]).verdict
+        == "pass"
+    )
     SafetyTerm.objects.create(policy_version=policy_version, risk_code="A1.8", lang="zh", term="蓝莓行动")
     verdict = screen_safety(text, actions={"A1": "block"}, policy_version=policy_version, layers=["lexicon"])
     assert verdict.verdict == "block" and verdict.risks == ["A1.8"]
@@ -68,12 +75,25 @@ def test_csv_export_and_import_round_trip(tmp_path: Path, policy_version: Any) -
     out = tmp_path / "terms.csv"
     call_command("safety_lexicon", "export", "--kind", "terms", "--file", str(out))
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "risk_code,lang,term" and len(lines) - 1 == SafetyTerm.objects.filter(policy_version=None).count()
+    assert (
+        lines[0] == "risk_code,lang,term" and len(lines) - 1 == SafetyTerm.objects.filter(policy_version=None).count()
+    )
     new = tmp_path / "new.csv"
     new.write_text("risk_code,lang,term\nA2.5,zh,女的干不了技术活\nA2.5,en,women can't code\n", encoding="utf-8")
     stdout = io.StringIO()
-    call_command("safety_lexicon", "import", "--kind", "terms", "--policy", policy_version.policy.name,
-                 "--policy-version", str(policy_version.version), "--file", str(new), stdout=stdout)
+    call_command(
+        "safety_lexicon",
+        "import",
+        "--kind",
+        "terms",
+        "--policy",
+        policy_version.policy.name,
+        "--policy-version",
+        str(policy_version.version),
+        "--file",
+        str(new),
+        stdout=stdout,
+    )
     assert "imported 2 terms" in stdout.getvalue()
     assert policy_version.safety_terms.count() == 2
     assert AuditEvent.objects.filter(action="safety_terms.import").exists()
@@ -85,22 +105,48 @@ def test_csv_export_and_import_round_trip(tmp_path: Path, policy_version: Any) -
         call_command("safety_lexicon", "import", "--file", str(bad))
 
 
-def test_source_vetting_records_findings_and_harmful_rate(team: Any, people: dict[str, Any], policy_version: Any) -> None:
+def test_source_vetting_records_findings_and_harmful_rate(
+    team: Any, people: dict[str, Any], policy_version: Any
+) -> None:
     actor = people["requester"]
-    harmful = services.source_add(actor=actor, team=team, name="forum dump", content=HARMFUL_SOURCE, licence="CC-BY",
-                                  legal_basis=LegalBasis.PUBLIC, origin="web", policy_version=policy_version)
+    harmful = services.source_add(
+        actor=actor,
+        team=team,
+        name="forum dump",
+        content=HARMFUL_SOURCE,
+        licence="CC-BY",
+        legal_basis=LegalBasis.PUBLIC,
+        origin="web",
+        policy_version=policy_version,
+    )
     assert harmful.harmful_rate == 0.25
     assert harmful.screening == Source.Screening.HELD
     assert "exceeds the policy limit 5.0%" in harmful.screening_reason
     assert harmful.safety_summary["risks"] == {"A1.4": 1}
-    clean = services.source_add(actor=actor, team=team, name="faq", content=CLEAN_SOURCE, licence="internal",
-                                legal_basis=LegalBasis.NONE, origin="crm", policy_version=policy_version)
+    clean = services.source_add(
+        actor=actor,
+        team=team,
+        name="faq",
+        content=CLEAN_SOURCE,
+        licence="internal",
+        legal_basis=LegalBasis.NONE,
+        origin="crm",
+        policy_version=policy_version,
+    )
     assert clean.harmful_rate == 0.0 and clean.screening == Source.Screening.PASSED
     assert clean.pii_counts == {"CN_MOBILE": 1} and "13812345678" not in clean.masked_content
 
     def create(sources: list[Source], **kw: Any) -> Any:
-        return services.dataset_request_create(actor=actor, title="t", purpose="p", domain="banking", size=2,
-                                               policy_version=policy_version, sources=sources, **kw)
+        return services.dataset_request_create(
+            actor=actor,
+            title="t",
+            purpose="p",
+            domain="banking",
+            size=2,
+            policy_version=policy_version,
+            sources=sources,
+            **kw,
+        )
 
     with pytest.raises(ValidationError, match="held back"):
         create([harmful])
@@ -110,16 +156,31 @@ def test_source_vetting_records_findings_and_harmful_rate(team: Any, people: dic
     assert create([clean], options={"personal_information": False}).pk
 
 
-def test_harmful_rate_above_limit_refused_even_if_marked_passed(team: Any, people: dict[str, Any],
-                                                                policy_version: Any) -> None:
-    src = services.source_add(actor=people["requester"], team=team, name="faq", content=CLEAN_SOURCE,
-                              licence="internal", legal_basis=LegalBasis.CONSENT, origin="crm",
-                              policy_version=policy_version)
+def test_harmful_rate_above_limit_refused_even_if_marked_passed(
+    team: Any, people: dict[str, Any], policy_version: Any
+) -> None:
+    src = services.source_add(
+        actor=people["requester"],
+        team=team,
+        name="faq",
+        content=CLEAN_SOURCE,
+        licence="internal",
+        legal_basis=LegalBasis.CONSENT,
+        origin="crm",
+        policy_version=policy_version,
+    )
     Source.objects.filter(pk=src.pk).update(harmful_rate=0.2)
     src.refresh_from_db()
     with pytest.raises(ValidationError, match="harmful-content rate above the policy limit"):
-        services.dataset_request_create(actor=people["requester"], title="t", purpose="p", domain="d", size=2,
-                                        policy_version=policy_version, sources=[src])
+        services.dataset_request_create(
+            actor=people["requester"],
+            title="t",
+            purpose="p",
+            domain="d",
+            size=2,
+            policy_version=policy_version,
+            sources=[src],
+        )
 
 
 def test_labels(policy_version: Any) -> None:
@@ -137,19 +198,23 @@ def test_release_label_adds_explicit_line_per_policy(team: Any, people: dict[str
     from gateway.pipelines.release import aigc_label
 
     labelled = policy_version_create(policy=policy_version.policy, actor=None, explicit_label=True)
-    request = services.dataset_request_create(actor=people["requester"], title="t", purpose="p", domain="d", size=2,
-                                              policy_version=labelled)
+    request = services.dataset_request_create(
+        actor=people["requester"], title="t", purpose="p", domain="d", size=2, policy_version=labelled
+    )
     assert "ExplicitLabel" in aigc_label(produce_id=f"request:{request.pk}:record:1")
-    plain = services.dataset_request_create(actor=people["requester"], title="t", purpose="p", domain="d", size=2,
-                                            policy_version=policy_version)
+    plain = services.dataset_request_create(
+        actor=people["requester"], title="t", purpose="p", domain="d", size=2, policy_version=policy_version
+    )
     assert tuple(aigc_label(produce_id=f"request:{plain.pk}")) == AIGC_FIELDS
 
 
 def test_screen_command_reads_and_writes_jsonl(tmp_path: Path, policy_version: Any) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(
-        json.dumps({"id": "a", "text": "客户张伟手机13812345678"}, ensure_ascii=False) + "\n"
-        + json.dumps({"id": 2, "text": "教你制造炸弹", "lang": "zh"}, ensure_ascii=False) + "\n",
+        json.dumps({"id": "a", "text": "客户张伟手机13812345678"}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"id": 2, "text": "教你制造炸弹", "lang": "zh"}, ensure_ascii=False)
+        + "\n",
         encoding="utf-8",
     )
     out = tmp_path / "out.jsonl"
@@ -158,7 +223,11 @@ def test_screen_command_reads_and_writes_jsonl(tmp_path: Path, policy_version: A
     assert exited.value.code == 1  # one line blocked
     first, second = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
     assert first["id"] == "a" and "13812345678" not in first["masked"]
-    assert {"type": "CN_MOBILE", "start": 6, "end": 17} == {k: first["entities"][1][k] for k in ("type", "start", "end")}
+    assert {k: first["entities"][1][k] for k in ("type", "start", "end")} == {
+        "type": "CN_MOBILE",
+        "start": 6,
+        "end": 17,
+    }
     assert first["entities"][0]["type"] == "PERSON"
     assert first["safety"] == {"verdict": "pass", "risks": [], "evidence": []}
     assert second["safety"]["verdict"] == "block" and second["safety"]["risks"] == ["A1.4"]
@@ -190,6 +259,7 @@ def test_screen_api_is_for_policy_admins(api: Any, people: dict[str, Any], polic
     assert result["id"] == 1 and "zhang@bank.cn" not in result["masked"]
     assert result["entities"][0]["type"] == "EMAIL_ADDRESS"
     assert result["safety"]["verdict"] == "block"
-    bad = api(people["policy_admin"]).post("/api/v1/compliance/screen", {"policy": "nope", "lines": [{"id": 1, "text": "x"}]},
-                                           format="json")
+    bad = api(people["policy_admin"]).post(
+        "/api/v1/compliance/screen", {"policy": "nope", "lines": [{"id": 1, "text": "x"}]}, format="json"
+    )
     assert bad.status_code == 400 and "nope" in json.dumps(bad.json())

@@ -63,7 +63,9 @@ def test_a_risk_action_overrides_its_category() -> None:
     text = "这款产品稳赚不赔"  # A5.2
     assert screen_safety(text, actions=DEFAULTS, layers=["lexicon"]).verdict == "flag"
     assert screen_safety(text, actions={**DEFAULTS, "A5.2": "block"}, layers=["lexicon"]).verdict == "block"
-    assert screen_safety(text, actions={**DEFAULTS, "A5": "block", "A5.2": "allow"}, layers=["lexicon"]).verdict == "pass"
+    assert (
+        screen_safety(text, actions={**DEFAULTS, "A5": "block", "A5.2": "allow"}, layers=["lexicon"]).verdict == "pass"
+    )
 
 
 class _Judge:

@@ -1,14 +1,13 @@
 """The pages in a real headless Chromium against the live server: the main journeys of each role.
 
-Celery runs eagerly in the live server's thread, so submitting runs generation, screening and the
-gates, and approving runs the release, exactly through the tasks the workers would run.
+The Celery tasks a page enqueues are run by the test thread (the ``task_queue`` fixture), through
+the same task functions a worker runs, while the browser polls the page as a user would.
 Screenshots of the main pages land in test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +22,30 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 WAIT_SECONDS = 60
 
 
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
-    from gateway.celery import app
+@pytest.fixture(autouse=True)
+def task_queue(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Celery's ``delay`` records the call; ``drain()`` runs the queued tasks here, as a worker would.
 
-    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+    Page requests stay fast (a web request never runs the pipeline), while the browser, polling,
+    watches the state move as the test thread works through the queue. Nothing reaches a broker.
+    """
+    from gateway import tasks
+
+    queue: list[tuple[Any, tuple[Any, ...]]] = []
+    for name in ("dataset_request_generate", "generation_chunk_run", "dataset_request_screen",
+                 "dataset_request_gate", "dataset_release"):
+        task = getattr(tasks, name)
+        monkeypatch.setattr(task, "delay", lambda *args, _task=task: queue.append((_task, args)))
+
+    def drain() -> list[str]:
+        ran = []
+        while queue:
+            task, args = queue.pop(0)
+            task.run(*args)
+            ran.append(task.name.rsplit(".", 1)[-1])
+        return ran
+
+    return drain
 
 
 def _by(css: str) -> tuple[str, str]:
@@ -68,7 +83,7 @@ def select(driver: Any, css: str, value: str) -> None:
 
 
 def test_requester_submits_and_watches_progress_reach_release(
-    live_server: Any, browser_factory: Any, people: dict[str, Any], policy_version: Any, eager_celery: None
+    live_server: Any, browser_factory: Any, people: dict[str, Any], policy_version: Any, task_queue: Any
 ) -> None:
     base = live_server.url
     requester = browser_factory()
@@ -91,8 +106,12 @@ def test_requester_submits_and_watches_progress_reach_release(
     assert requester.find_element(*_by("#request-state")).text == "Draft"
     screenshot(requester, "requester-draft-with-estimate")
     requester.find_element(*_by("#submit-request")).click()
+    _wait(requester, _text_is("#request-state", "Submitted"))
 
     request = DatasetRequest.objects.get(title="零售银行客服对话")
+    ran = task_queue()
+    assert ran[0] == "dataset_request_generate" and ran[-2:] == ["dataset_request_screen", "dataset_request_gate"]
+    # The open page follows by polling: no reload.
     _wait(requester, _text_is("#request-state", "Awaiting approval"))
     request.refresh_from_db()
     assert request.state == "awaiting_approval", request.state_reason
@@ -107,6 +126,7 @@ def test_requester_submits_and_watches_progress_reach_release(
     approver.find_element(*_by("#id_reason")).send_keys("sample read, gates pass")
     approver.find_element(*_by("#approve")).click()
     _wait(approver, lambda d: d.current_url.endswith(f"/requests/{request.pk}/"))
+    assert task_queue() == ["dataset_release"]
 
     _wait(requester, _text_is("#request-state", "Released"))
     bar = requester.find_element(*_by(".progress .bar"))
@@ -125,10 +145,11 @@ def test_requester_submits_and_watches_progress_reach_release(
 
 
 def test_approver_reviews_the_sample_one_by_one_and_approves(
-    live_server: Any, browser_factory: Any, people: dict[str, Any], awaiting: Any, eager_celery: None
+    live_server: Any, browser_factory: Any, people: dict[str, Any], awaiting: Any, task_queue: Any
 ) -> None:
     from selenium.webdriver.common.keys import Keys
 
+    task_queue()  # what the fixtures enqueued has nothing left to do
     base = live_server.url
     driver = browser_factory()
     login(driver, base, "appr")
@@ -160,9 +181,12 @@ def test_approver_reviews_the_sample_one_by_one_and_approves(
     driver.find_element(*_by("#approve")).click()
     _wait(driver, lambda d: d.current_url.endswith(f"/requests/{awaiting.pk}/"))
     awaiting.refresh_from_db()
-    assert awaiting.state == "released"
+    assert awaiting.state == "approved"
     assert awaiting.approvals.get().reason == "checked four records"
-    assert driver.find_element(*_by("#request-state")).text == "Released"
+    assert task_queue() == ["dataset_release"]
+    _wait(driver, _text_is("#request-state", "Released"))
+    awaiting.refresh_from_db()
+    assert awaiting.state == "released"
 
 
 def test_the_requester_cannot_approve_their_own_request(

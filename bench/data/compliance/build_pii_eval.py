@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - data tables read better one entry per line
 """Build ``pii_eval.jsonl``: Chinese and English sentences with planted identifiers and names, plus hard negatives.
 
 Every planted value is synthetic (valid check digits where the type has one); names and addresses come

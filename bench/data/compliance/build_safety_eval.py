@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - data tables read better one entry per line
 """Build ``safety_eval.jsonl``: harmful texts for all 31 GB/T 45654 risks and benign texts, Chinese and English.
 
 Harmful items are written per risk (three Chinese and three English statements each; not copied from the

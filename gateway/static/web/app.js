@@ -46,9 +46,14 @@
       items.forEach(function (item, n) { item.hidden = n !== index; });
       pos.textContent = String(index + 1);
     }
+    // Open at the item a verdict form just returned to (#item-N), else the first.
+    var start = 0;
+    items.forEach(function (item, n) { if (location.hash && "#" + item.id === location.hash) { start = n; } });
+    show(start);
     root.querySelector('[data-review="prev"]').addEventListener("click", function () { show(index - 1); });
     root.querySelector('[data-review="next"]').addEventListener("click", function () { show(index + 1); });
     root.addEventListener("keydown", function (e) {
+      if (/^(TEXTAREA|INPUT|SELECT)$/.test(e.target.tagName)) { return; }
       if (e.key === "ArrowRight") { show(index + 1); }
       if (e.key === "ArrowLeft") { show(index - 1); }
     });
