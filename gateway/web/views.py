@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import tempfile
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -21,7 +23,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
@@ -547,8 +549,7 @@ def lineage_nodes(obj: DatasetRequest) -> list[LineageNode]:
 
 
 def _evidence_builder() -> Callable[..., Any] | None:
-    return _optional([("audit.evidence", "evidence_bundle"), ("audit.services", "evidence_bundle"),
-                      ("audit.evidence", "evidence_bundle_build")])
+    return _optional([("audit.bundle", "evidence_bundle_build"), ("audit.evidence", "evidence_bundle_build")])
 
 
 @login_required
@@ -564,7 +565,7 @@ def audit_lineage(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_evidence(request: HttpRequest, pk: int) -> HttpResponse | FileResponse:
+def audit_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     _require_role(request.user, Role.AUDITOR)
     obj = _visible_request(request.user, pk)
     build = _evidence_builder()
@@ -573,17 +574,19 @@ def audit_evidence(request: HttpRequest, pk: int) -> HttpResponse | FileResponse
             "title": _("Evidence bundle"),
             "text": _("Evidence bundles are not available in this installation yet."),
         }, status=404)
-    try:
-        bundle = build(request=obj, actor=request.user)
-    except TypeError:
-        bundle = build(request_id=obj.pk)
-    if isinstance(bundle, bytes | bytearray):
-        response = HttpResponse(bytes(bundle), content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="evidence-request-{obj.pk}.zip"'
-        return response
-    path = getattr(bundle, "path", bundle)
-    try:
-        return FileResponse(open(path, "rb"), as_attachment=True,  # noqa: SIM115 - FileResponse closes it
-                            filename=f"evidence-request-{obj.pk}.zip")
-    except (OSError, TypeError) as exc:
-        raise Http404(_("The evidence bundle could not be built.")) from exc
+    dataset = Dataset.objects.filter(request=obj).first()
+    if dataset is None:
+        return render(request, "web/message.html", {
+            "title": _("Evidence bundle"), "text": _("Only a released dataset has an evidence bundle."),
+        }, status=404)
+    with tempfile.TemporaryDirectory(prefix="evidence-") as folder:
+        target = Path(folder) / f"evidence-dataset-{dataset.pk}.zip"
+        try:
+            build(dataset_id=dataset.pk, output=target, actor=request.user)
+        except Exception as exc:  # noqa: BLE001 - e.g. the file no longer matches its hash: say so, serve nothing
+            return render(request, "web/message.html", {"title": _("Evidence bundle"), "text": str(exc)},
+                          status=409)
+        content = target.read_bytes()
+    response = HttpResponse(content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{target.name}"'
+    return response

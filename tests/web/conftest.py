@@ -23,14 +23,14 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 
 @pytest.fixture
 def awaiting(people: dict[str, Any], policy_version: Any) -> Any:
-    request = submit_and_run(people["requester"], policy_version, size=4)
+    request = submit_and_run(people["requester"], policy_version, size=6)
     assert request.state == "awaiting_approval", request.state_reason
     return request
 
 
 @pytest.fixture
 def released(people: dict[str, Any], policy_version: Any) -> Any:
-    request = submit_and_run(people["requester"], policy_version, size=3, seed=3)
+    request = submit_and_run(people["requester"], policy_version, size=5, seed=3)
     services.dataset_request_approve(request=request, actor=people["approver"], reason="looks fine")
     pipelines.release_execute(request_id=request.pk)
     request.refresh_from_db()
