@@ -55,9 +55,12 @@ def _by(css: str) -> tuple[str, str]:
 
 
 def _wait(driver: Any, condition: Any, timeout: float = WAIT_SECONDS) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
+    # A page that navigates while we look leaves stale elements behind: look again.
+    return WebDriverWait(driver, timeout, poll_frequency=0.25,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def _text_is(css: str, text: str) -> Any:
