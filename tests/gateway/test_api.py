@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from audit.models import AuditEvent
+from audit.triggers import audit_triggers_disabled
 from gateway import pipelines, services
 from gateway.states import RequestState
 
@@ -149,7 +150,8 @@ def test_audit_endpoints_are_for_auditors(api, people, policy_version) -> None:
 def test_audit_verify_endpoint_names_the_edited_event(api, people, policy_version) -> None:
     new_request(people["requester"], policy_version)
     target = AuditEvent.objects.filter(action="dataset_request.create").get()
-    AuditEvent.objects.filter(pk=target.pk).update(payload={"size": 1})
+    with audit_triggers_disabled():  # play the attacker who got past the append-only triggers
+        AuditEvent.objects.filter(pk=target.pk).update(payload={"size": 1})
     response = api(people["auditor"]).post("/api/v1/audit/verify/")
     assert response.status_code == 409
     assert response.json()["first_bad_seq"] == target.seq
