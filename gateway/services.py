@@ -20,7 +20,7 @@ from audit.services import audit_event_append
 from compliance.models import PolicyVersion
 from compliance.services import policy_version_lock
 
-from .errors import DownloadRefused, NotAllowed
+from .errors import Conflict, DownloadRefused, NotAllowed
 from .models import (
     Approval,
     Dataset,
@@ -282,9 +282,12 @@ def _require_approver(request: DatasetRequest, actor: Any) -> None:
 
 def dataset_request_approve(*, request: DatasetRequest, actor: Any, reason: str = "") -> DatasetRequest:
     """awaiting_approval → approved by an approver who is not the requester; enqueues the release."""
+    from .pipelines.gates import quality_approval_blocker
     from .tasks import dataset_release
 
     _require_approver(request, actor)
+    if why := quality_approval_blocker(request=request):
+        raise Conflict(f"cannot approve yet: {why}")
     with transaction.atomic():
         request = _transition(request_id=request.pk, target=S.APPROVED, actor=actor, reason=reason)
         Approval.objects.create(request=request, approver=actor, decision=Approval.Decision.APPROVE, reason=reason)

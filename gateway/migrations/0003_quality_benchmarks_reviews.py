@@ -6,46 +6,85 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gateway', '0002_extension_points'),
+        ("gateway", "0002_extension_points"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BenchmarkSet',
+            name="BenchmarkSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('source_file', models.FileField(help_text='JSONL (one item per line) or plain text.', upload_to='benchmarks/')),
-                ('sha256', models.CharField(help_text='SHA-256 of the uploaded file.', max_length=64)),
-                ('item_count', models.PositiveIntegerField(default=0)),
-                ('ngram_count', models.PositiveIntegerField(default=0)),
-                ('index_path', models.CharField(help_text='Sorted uint64 n-gram hashes (numpy .npy).', max_length=500)),
-                ('active', models.BooleanField(default=True, help_text='Inactive sets are not checked.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "source_file",
+                    models.FileField(help_text="JSONL (one item per line) or plain text.", upload_to="benchmarks/"),
+                ),
+                ("sha256", models.CharField(help_text="SHA-256 of the uploaded file.", max_length=64)),
+                ("item_count", models.PositiveIntegerField(default=0)),
+                ("ngram_count", models.PositiveIntegerField(default=0)),
+                ("index_path", models.CharField(help_text="Sorted uint64 n-gram hashes (numpy .npy).", max_length=500)),
+                ("active", models.BooleanField(default=True, help_text="Inactive sets are not checked.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewItem',
+            name="ReviewItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('verdict', models.CharField(choices=[('pending', 'Not reviewed yet'), ('pass', 'Pass'), ('fail', 'Fail')], default='pending', max_length=10)),
-                ('note', models.TextField(blank=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_items', to='gateway.record')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_items', to='gateway.datasetrequest')),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[("pending", "Not reviewed yet"), ("pass", "Pass"), ("fail", "Fail")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="review_items", to="gateway.record"
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_items",
+                        to="gateway.datasetrequest",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['request', 'record__slot_index'],
-                'constraints': [models.UniqueConstraint(fields=('request', 'record'), name='review_item_unique')],
+                "ordering": ["request", "record__slot_index"],
+                "constraints": [models.UniqueConstraint(fields=("request", "record"), name="review_item_unique")],
             },
         ),
     ]
