@@ -92,12 +92,18 @@ def validate_safety_actions(value: Any) -> None:
 
 
 def validate_gate_thresholds(value: Any) -> None:
+    """Thresholds of the basic gates here, and of the quality suite (compliance.quality.thresholds)."""
+    from compliance.quality.thresholds import QUALITY_THRESHOLDS, validate_quality_thresholds
+
     if not isinstance(value, dict):
         raise ValidationError("Gate thresholds must be an object mapping threshold name to a number.")
-    errors = []
+    errors = validate_quality_thresholds(value)
     for name, number in value.items():
+        if name in QUALITY_THRESHOLDS:
+            continue
         if name not in GATE_THRESHOLDS:
-            errors.append(f"unknown gate threshold {name!r} (known: {', '.join(GATE_THRESHOLDS)})")
+            known = ", ".join([*GATE_THRESHOLDS, *QUALITY_THRESHOLDS])
+            errors.append(f"unknown gate threshold {name!r} (known: {known})")
             continue
         _, low, high = GATE_THRESHOLDS[name]
         if isinstance(number, bool) or not isinstance(number, int | float) or not low <= number <= high:

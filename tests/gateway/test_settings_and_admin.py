@@ -100,3 +100,13 @@ def test_admin_adds_a_source_storing_only_masked_text(client, team, policy_versi
     source = Source.objects.get(name="call notes")
     assert "13912345678" not in source.masked_content and "li.lei@example.com" not in source.masked_content
     assert source.pii_counts == {"CN_MOBILE": 1, "EMAIL_ADDRESS": 1}
+
+
+@pytest.mark.django_db
+def test_policy_accepts_quality_suite_thresholds_and_checks_their_ranges(policy_version) -> None:
+    version = policy_version_create(policy=policy_version.policy, actor=None,
+                                    gate_thresholds={"min_yield": 0.8, "manual_review": 1, "min_sample_pass_rate": 0.97})
+    assert version.gate_thresholds["manual_review"] == 1
+    with pytest.raises(ValidationError, match="manual_review_sample_size"):
+        policy_version_create(policy=policy_version.policy, actor=None,
+                              gate_thresholds={"manual_review_sample_size": 2.5})
