@@ -12,9 +12,9 @@ from audit.models import AuditEvent
 from compliance.identifiers import luhn_check_digit, resident_id_check_char
 from compliance.services import policy_version_create
 from gateway import pipelines, services
-from gateway.pipelines import generation as generation_pipeline
 from gateway.errors import DownloadRefused
 from gateway.models import Dataset, GenerationJob, Record, Source
+from gateway.pipelines import generation as generation_pipeline
 from gateway.states import RequestState
 from generation.types import Completion
 

@@ -104,8 +104,8 @@ def test_admin_adds_a_source_storing_only_masked_text(client, team, policy_versi
 
 @pytest.mark.django_db
 def test_policy_accepts_quality_suite_thresholds_and_checks_their_ranges(policy_version) -> None:
-    version = policy_version_create(policy=policy_version.policy, actor=None,
-                                    gate_thresholds={"min_yield": 0.8, "manual_review": 1, "min_sample_pass_rate": 0.97})
+    thresholds = {"min_yield": 0.8, "manual_review": 1, "min_sample_pass_rate": 0.97}
+    version = policy_version_create(policy=policy_version.policy, actor=None, gate_thresholds=thresholds)
     assert version.gate_thresholds["manual_review"] == 1
     with pytest.raises(ValidationError, match="manual_review_sample_size"):
         policy_version_create(policy=policy_version.policy, actor=None,
