@@ -332,6 +332,13 @@ def request_download(request: HttpRequest, pk: int) -> HttpResponse | FileRespon
         raise PermissionDenied(str(exc)) from exc
     except DownloadRefused as exc:
         return render(request, "web/message.html", {"title": _("Download refused"), "text": str(exc)}, status=409)
+    if request.GET.get("format") == "parquet":
+        from gateway.exports import dataset_parquet_bytes
+
+        body = dataset_parquet_bytes(jsonl_path=path, manifest=obj.dataset.manifest)
+        response = HttpResponse(body, content_type="application/vnd.apache.parquet")
+        response["Content-Disposition"] = f'attachment; filename="request-{obj.pk}.parquet"'
+        return response
     return FileResponse(open(path, "rb"), as_attachment=True,  # noqa: SIM115 - FileResponse closes it
                         filename=f"request-{obj.pk}.jsonl", content_type="application/x-ndjson")
 

@@ -170,6 +170,19 @@ def _released_download_and_card(
     lines = [json.loads(line) for line in body.splitlines() if line.strip()]
     assert len(lines) == released.dataset.record_count == 5
     assert AuditEvent.objects.filter(action="dataset.download", object_id=str(released.dataset.pk)).count() == 1
+    assert 'id="download-parquet"' in page
+    parquet = client.get(f"/requests/{released.pk}/download/?format=parquet")
+    assert parquet.status_code == 200 and parquet["Content-Type"] == "application/vnd.apache.parquet"
+    import io
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(parquet.content))
+    assert table.num_rows == 5
+    assert table.column("id").to_pylist() == [line["id"] for line in lines]
+    assert json.loads(table.column("content")[0].as_py()) == lines[0]["content"]
+    assert json.loads(table.schema.metadata[b"AIGC"])["Label"] == "1"
+    assert AuditEvent.objects.filter(action="dataset.download", object_id=str(released.dataset.pk)).count() == 2
 
 
 def _queue_and_review(
