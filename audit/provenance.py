@@ -332,16 +332,15 @@ def dataset_card(*, dataset: Dataset, lineage: list[dict[str, Any]], gates: list
     )
     lines += ["", "### Content safety", ""]
     lines.append("Verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(safety.items())))
-    lines += ["", "### Quality gates", ""]
+    lines += [""]
     if gates:
-        lines += ["| gate | result | metric | threshold |", "|---|---|---|---|"]
-        lines += [
-            f"| {g.get('name')} | {'pass' if g.get('passed') else 'FAIL'} | {g.get('metric')} | {g.get('threshold')} |"
-            for g in gates
-            if "name" in g
-        ]
+        # The quality report's own Markdown: verdicts, thresholds, flagged (masked) examples, chart names.
+        from compliance.quality.report import quality_report_markdown
+
+        lines += ["#" + line if line.startswith("## ") else line
+                  for line in quality_report_markdown(gates).rstrip("\n").splitlines()]
     else:
-        lines.append("No gate results recorded.")
+        lines += ["### Quality gates", "", "No gate results recorded."]
     lines += ["", "### Approvals", ""]
     approvals = _approvals(request)
     lines += [f"- {a.decision} by {a.approver.get_username()} at {a.created_at.isoformat()}" for a in approvals] or [

@@ -80,6 +80,7 @@ def test_release_records_root_card_provenance_and_a_release_checkpoint(released:
     assert checkpoint.tree_size == release_event.seq
     assert "## Compliance" in released.card and "| faq-2024 | CC-BY-4.0 | consent |" in released.card
     assert "CN_MOBILE 5" in released.card and "| exact_duplicate | pass |" in released.card
+    assert "### Quality gates" in released.card, released.card
     assert "approve by appr" in released.card
     prov = json.loads(Path(released.extra["provenance"]["prov"]["path"]).read_text())
     assert prov["wasGeneratedBy"]["_:gen-dataset"] == {
