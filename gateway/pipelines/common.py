@@ -6,7 +6,7 @@ from django.db import transaction
 
 from gateway.models import DatasetRequest
 from gateway.services import _transition
-from gateway.states import RequestState
+from gateway.states import TRANSITIONS, RequestState
 
 S = RequestState
 
@@ -15,11 +15,6 @@ def request_fail(*, request_id: int, reason: str) -> None:
     """Move a request that hit an unexpected error to failed, keeping what it produced for inspection."""
     with transaction.atomic():
         request = DatasetRequest.objects.select_for_update().get(pk=request_id)
-        if S.FAILED in _targets(request.state):
+        if S.FAILED in TRANSITIONS.get(request.state, frozenset()):
             _transition(request_id=request_id, target=S.FAILED, actor=None, reason=reason[:2000])
 
-
-def _targets(state: str) -> frozenset[str]:
-    from gateway.states import TRANSITIONS
-
-    return TRANSITIONS.get(state, frozenset())
