@@ -22,6 +22,7 @@ from django.utils import timezone
 from audit.canonical import canonical_json_bytes
 from audit.conf import audit_setting
 from audit.models import GENESIS_HASH, HEAD_PK, AuditChainHead, AuditCheckpoint
+from audit.services import audit_pending_sequence, audit_queue_drain, tree_frontier_of
 from audit.signing import ensure_public_key_registered, signing_key, sm2_signer
 
 CHECKPOINT_FORMAT = "synthgate-checkpoint/1"
@@ -87,20 +88,24 @@ def checkpoint_hash_of(document: dict[str, Any]) -> str:
 def checkpoint_create(*, kind: str) -> AuditCheckpoint:
     """Sign and store a checkpoint of the log as it stands; return it.
 
-    Takes the chain head lock, so the checkpoint covers exactly the events committed before it.
+    Takes the chain head lock and first sequences every queued event this transaction can see
+    (``audit.services.audit_pending_sequence``), so the checkpoint covers every event committed
+    before it, and the caller's own event (a release checkpoint vouches for the release event).
     Raises ``ImproperlyConfigured`` when the signing key is missing or retired.
     """
     with transaction.atomic():
         head, _created = AuditChainHead.objects.select_for_update().get_or_create(
             pk=HEAD_PK, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
         )
+        audit_pending_sequence()
+        head.refresh_from_db()
+        # Writers that found the head locked meanwhile rely on its holder to drain the queue after.
+        transaction.on_commit(audit_queue_drain, robust=True)
         return checkpoint_create_locked(head=head, kind=kind)
 
 
 def checkpoint_create_locked(*, head: AuditChainHead, kind: str) -> AuditCheckpoint:
     """``checkpoint_create`` for a caller that already holds the head row locked."""
-    from audit.services import tree_frontier_of
-
     if kind not in AuditCheckpoint.Kind.values:
         raise ValueError(f"unknown checkpoint kind {kind!r}")
     key = signing_key()

@@ -21,7 +21,17 @@ DEFAULTS: dict[str, Any] = {
     "SM2_KEY_PATH": "",
     # Name of the log, in every checkpoint.
     "LOG_ORIGIN": "synthgate-audit",
+    # When an appended event gets its place in the log (see audit.services.audit_event_append):
+    # "after_commit" queues it in the caller's transaction and sequences it in a batch right after
+    # the commit (group commit: many writers share one head lock and one WAL flush); "in_transaction"
+    # sequences it inside the caller's transaction, holding the head lock until that commits;
+    # "auto" picks after_commit on PostgreSQL and in_transaction on SQLite, a one-writer database.
+    "SEQUENCING": "auto",
+    # At most this many queued events are sequenced per head-lock transaction.
+    "SEQUENCE_BATCH_SIZE": 1000,
 }
+
+SEQUENCING_MODES = ("auto", "after_commit", "in_transaction")
 
 
 def audit_setting(name: str) -> Any:
@@ -37,4 +47,10 @@ def audit_setting(name: str) -> Any:
             f"settings.AUDIT['RETENTION_DAYS'] is {value}; audit events must be kept at least "
             f"{MINIMUM_RETENTION_DAYS} days (six months)"
         )
+    if name == "SEQUENCING" and value not in SEQUENCING_MODES:
+        raise ImproperlyConfigured(
+            f"settings.AUDIT['SEQUENCING'] is {value!r}; choose one of {', '.join(SEQUENCING_MODES)}"
+        )
+    if name == "SEQUENCE_BATCH_SIZE" and (not isinstance(value, int) or value < 1):
+        raise ImproperlyConfigured(f"settings.AUDIT['SEQUENCE_BATCH_SIZE'] must be a positive int, got {value!r}")
     return value

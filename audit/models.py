@@ -140,3 +140,28 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint #{self.index} ({self.kind}) size {self.tree_size}"
+
+
+class AuditPendingEvent(models.Model):
+    """An event committed with the change it records, waiting to be sequenced into the log.
+
+    ``audit_event_append`` writes one in the caller's transaction (so it commits or rolls back with
+    that change); the sequencer then moves waiting events into ``AuditEvent`` in batches, under one
+    head lock and one commit per batch. Normally a row lives for milliseconds: the writer sequences
+    it right after its own commit, and any later append, checkpoint or heartbeat sweeps up rows a
+    crashed writer left. Not part of the signed log until sequenced, so not append-only.
+    """
+
+    submitted_at = models.DateTimeField(default=timezone.now)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=100)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=255)
+    payload = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"pending {self.action} {self.object_type}:{self.object_id}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +18,7 @@ from django.utils import timezone
 from audit import merkle
 from audit.canonical import canonical_json_bytes, canonical_number, payload_check_storable
 from audit.conf import audit_setting
-from audit.models import GENESIS_HASH, HEAD_PK, AuditChainHead, AuditEvent, AuditTreeNode
+from audit.models import GENESIS_HASH, HEAD_PK, AuditChainHead, AuditEvent, AuditPendingEvent, AuditTreeNode
 from audit.signing import ensure_public_key_registered, signing_key
 
 ACTION_PATTERN = re.compile(r"[a-z_]+(\.[a-z_]+)+")
@@ -149,8 +151,8 @@ def audit_event_append(
     object_type: str,
     object_id: str | int,
     payload: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one signed event to the chain and return it, saved.
+) -> AuditEvent | None:
+    """Append one signed event to the log.
 
     ``actor`` is the user who acted, or ``None`` for the system (recorded as "system"). ``action``
     is dotted lower-case, e.g. ``"dataset_request.submit"``. ``payload`` holds ids, hashes, counts
@@ -158,12 +160,25 @@ def audit_event_append(
     personal data written here could never be erased. Prefer ints and strings (see
     ``audit.canonical``).
 
-    The append joins the caller's transaction: the event commits or rolls back with the change it
-    records. Concurrent appends queue on the chain head row, so the chain never forks or gaps.
+    The event joins the caller's transaction: it commits or rolls back with the change it records.
+    How it gets its place in the log depends on ``settings.AUDIT["SEQUENCING"]``:
+
+    - ``after_commit`` (PostgreSQL's default): the event is queued (``AuditPendingEvent``) in the
+      caller's transaction; right after that commits, this process sequences every queued event
+      in batches under the head lock, unless another writer holds it, who then takes this event
+      in before letting go. With many writers a batch costs one lock and one WAL flush for all of
+      them (group commit). Returns ``None``: the event is durable when the caller's transaction
+      commits and is in the log moments later (at once when no other writer is sequencing).
+    - ``in_transaction`` (SQLite's default): the event is sequenced at once inside the caller's
+      transaction, which then holds the head lock until it ends. Returns the saved event.
+
+    Either way the log never forks or gaps: seq, prev_hash and the Merkle tree are only ever
+    extended under the head row lock.
 
     Raises ``ValueError`` for a malformed action, object type or id, an anonymous actor or a payload
     that is not a JSON object storable unchanged; ``ImproperlyConfigured`` when the signing key is
-    missing, unreadable or retired; database errors propagate unchanged.
+    missing, unreadable or retired (checked before anything is written, so the action fails closed);
+    database errors propagate unchanged.
     """
     if not isinstance(action, str) or len(action) > _ACTION_MAX or not ACTION_PATTERN.fullmatch(action):
         raise ValueError(
@@ -178,62 +193,203 @@ def audit_event_append(
     if not object_id_text or len(object_id_text) > _OBJECT_ID_MAX:
         raise ValueError(f"audit object_id must be 1 to {_OBJECT_ID_MAX} characters")
     actor_id, actor_name = _actor_identity(actor)
-    stored_payload = _storable_payload(payload, action=action)
+    submission = _Submission(
+        actor_id=actor_id,
+        actor_name=actor_name,
+        action=action,
+        object_type=object_type,
+        object_id=object_id_text,
+        payload=_storable_payload(payload, action=action),
+    )
+    signing_key()  # Fail closed: an action whose event could not be signed does not happen.
 
-    key = signing_key()
+    if audit_sequencing_mode() == "in_transaction":
+        with transaction.atomic():
+            events = _sequence_locked(_locked_head(), extra=[submission])
+        return events[-1]
+    AuditPendingEvent.objects.create(
+        actor_id=submission.actor_id,
+        actor_name=submission.actor_name,
+        action=submission.action,
+        object_type=submission.object_type,
+        object_id=submission.object_id,
+        payload=submission.payload,
+    )
+    # robust: the change and its queued event have committed; should sequencing fail now, the event
+    # stays queued (logged) and the next append, checkpoint or heartbeat sequences it.
+    transaction.on_commit(audit_queue_drain, robust=True)
+    return None
+
+
+def audit_sequencing_mode() -> str:
+    """``after_commit`` or ``in_transaction``: the configured mode, ``auto`` resolved by database."""
+    mode = str(audit_setting("SEQUENCING"))
+    if mode == "auto":
+        return "after_commit" if transaction.get_connection().vendor == "postgresql" else "in_transaction"
+    return mode
+
+
+def audit_pending_sequence() -> int:
+    """Sequence every queued event visible to this transaction into the log; return how many.
+
+    For sweeps (heartbeat, checkpoints, the CLI): normally each writer sequences its own events.
+    """
+    total = 0
     with transaction.atomic():
-        head, _created = AuditChainHead.objects.select_for_update().get_or_create(
-            pk=HEAD_PK, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
+        head = _locked_head()
+        while sequenced := _sequence_locked(head):
+            total += len(sequenced)
+    return total
+
+
+@dataclass(frozen=True)
+class _Submission:
+    actor_id: int | None
+    actor_name: str
+    action: str
+    object_type: str
+    object_id: str
+    payload: dict[str, Any]
+
+
+def _locked_head() -> AuditChainHead:
+    head, _created = AuditChainHead.objects.select_for_update().get_or_create(
+        pk=HEAD_PK, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
+    )
+    return head
+
+
+def audit_queue_drain() -> None:
+    """Sequence the queue unless another process is already doing it; call outside a transaction.
+
+    Each writer calls it right after its commit; checkpoints and the heartbeat call it too. It
+    never waits for another sequencer: whoever holds the sequencer lock looks at the queue again
+    after releasing it, and an event whose writer found the lock taken committed before that
+    release, so that holder (or the next) takes it in. Only a crash or a rolled-back lock holder
+    can leave events queued; the next append, checkpoint or heartbeat sequences them.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        raise RuntimeError("audit_queue_drain() runs outside a transaction (it commits one batch at a time)")
+    if connection.vendor == "postgresql":
+        _drain_postgresql()
+        return
+    while True:
+        with transaction.atomic():
+            head = AuditChainHead.objects.select_for_update(skip_locked=True).filter(pk=HEAD_PK).first()
+            if head is None:
+                if AuditChainHead.objects.filter(pk=HEAD_PK).exists():
+                    return  # Locked: its holder looks at the queue again after releasing it.
+                head = _locked_head()
+            if not _sequence_locked(head):
+                return
+        # Released after one batch (one commit): look again, as promised to writers that found it locked.
+
+
+# Session-level advisory lock naming "the sequencer is running" (any fixed 64-bit number).
+_SEQUENCER_LOCK = 0x5347_4155_4449_5401
+
+
+def _drain_postgresql() -> None:
+    """``audit_queue_drain`` on PostgreSQL: a writer that finds the sequencer busy costs one query.
+
+    The advisory lock only elects the sequencer; the batch itself still runs under the head row
+    lock, which in-transaction appends and checkpoints take too.
+    """
+    with transaction.get_connection().cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_SEQUENCER_LOCK])
+            if not cursor.fetchone()[0]:
+                return  # Another sequencer runs; it looks at the queue again after releasing.
+            try:
+                with transaction.atomic():
+                    _sequence_locked(_locked_head())
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_SEQUENCER_LOCK])
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_auditpendingevent)")
+            if not cursor.fetchone()[0]:
+                return
+
+
+def _sequence_locked(head: AuditChainHead, *, extra: Sequence[_Submission] = ()) -> list[AuditEvent]:
+    """Give queued events (oldest first, one batch) and then ``extra`` their place in the log.
+
+    The caller holds ``head`` locked inside a transaction. Writes the signed events, the completed
+    Merkle subtree nodes, interval checkpoints at exact multiples of the interval and the new head,
+    and removes the sequenced rows from the queue. Returns the events, in log order.
+    """
+    pending = list(AuditPendingEvent.objects.order_by("id")[: audit_setting("SEQUENCE_BATCH_SIZE")])
+    submissions = [
+        _Submission(
+            actor_id=row.actor_id,
+            actor_name=row.actor_name,
+            action=row.action,
+            object_type=row.object_type,
+            object_id=row.object_id,
+            payload=row.payload,
         )
-        # Registered under the head lock, so concurrent first appends do not race on the key row.
-        ensure_public_key_registered()
+        for row in pending
+    ]
+    submissions.extend(extra)
+    if not submissions:
+        return []
+    key = signing_key()
+    # Registered under the head lock, so concurrent first appends do not race on the key row.
+    ensure_public_key_registered()
+    interval = audit_setting("CHECKPOINT_EVERY_EVENTS")
+    # Whole seconds: the stored value and its isoformat() are then identical on every backend.
+    created_at = timezone.now().replace(microsecond=0)
+    frontier = tree_frontier_of(head)
+    events: list[AuditEvent] = []
+    nodes: list[AuditTreeNode] = []
+    for submission in submissions:
         seq = head.last_seq + 1
-        # Whole seconds: the stored value and its isoformat() are then identical on every backend.
-        created_at = timezone.now().replace(microsecond=0)
-        document = audit_event_document(
+        document_bytes = audit_event_canonical_bytes(
             seq=seq,
             created_at=created_at,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            action=action,
-            object_type=object_type,
-            object_id=object_id_text,
-            payload=stored_payload,
+            actor_id=submission.actor_id,
+            actor_name=submission.actor_name,
+            action=submission.action,
+            object_type=submission.object_type,
+            object_id=submission.object_id,
+            payload=submission.payload,
             prev_hash=head.last_hash,
             key_id=key.key_id,
         )
-        document_bytes = canonical_json_bytes(document)
         event_hash = hashlib.sha256(document_bytes).hexdigest()
-        event = AuditEvent.objects.create(
-            seq=seq,
-            created_at=created_at,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            action=action,
-            object_type=object_type,
-            object_id=object_id_text,
-            payload=stored_payload,
-            prev_hash=head.last_hash,
-            event_hash=event_hash,
-            key_id=key.key_id,
-            signature=key.private_key.sign(audit_signature_message(event_hash)).hex(),
+        events.append(
+            AuditEvent(
+                seq=seq,
+                created_at=created_at,
+                actor_id=submission.actor_id,
+                actor_name=submission.actor_name,
+                action=submission.action,
+                object_type=submission.object_type,
+                object_id=submission.object_id,
+                payload=submission.payload,
+                prev_hash=head.last_hash,
+                event_hash=event_hash,
+                key_id=key.key_id,
+                signature=key.private_key.sign(audit_signature_message(event_hash)).hex(),
+            )
         )
-        frontier = tree_frontier_of(head)
-        completed = frontier.append(merkle.leaf_hash(document_bytes))
-        AuditTreeNode.objects.bulk_create(
-            [AuditTreeNode(key=merkle.node_key(level, index), hash=value.hex()) for level, index, value in completed]
-        )
+        for level, index, value in frontier.append(merkle.leaf_hash(document_bytes)):
+            nodes.append(AuditTreeNode(key=merkle.node_key(level, index), hash=value.hex()))
         head.last_seq = seq
         head.last_hash = event_hash
-        head.tree_frontier = [value.hex() for value in frontier.hashes]
-        head.save(update_fields=["last_seq", "last_hash", "tree_frontier"])
-        interval = audit_setting("CHECKPOINT_EVERY_EVENTS")
         if interval and seq % interval == 0:
-            # Imported here: checkpoints import this module for the locked head.
+            # Imported here: audit.checkpoints imports this module.
             from audit.checkpoints import checkpoint_create_locked
 
+            head.tree_frontier = [value.hex() for value in frontier.hashes]
             checkpoint_create_locked(head=head, kind="interval")
-    return event
+    AuditEvent.objects.bulk_create(events)
+    AuditTreeNode.objects.bulk_create(nodes)
+    head.tree_frontier = [value.hex() for value in frontier.hashes]
+    head.save(update_fields=["last_seq", "last_hash", "tree_frontier"])
+    if pending:
+        AuditPendingEvent.objects.filter(pk__in=[row.pk for row in pending]).delete()
+    return events
 
 
 def tree_frontier_of(head: AuditChainHead) -> merkle.Frontier:

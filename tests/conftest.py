@@ -33,6 +33,18 @@ def _isolated_paths(settings: Any, tmp_path_factory: pytest.TempPathFactory, _se
     }
 
 
+@pytest.fixture(autouse=True)
+def _audit_sequencing(request: pytest.FixtureRequest, settings: Any) -> None:
+    """A test inside a rolled-back transaction never commits, so events queued for after-commit
+    sequencing would never reach the log: such tests sequence inside the transaction. Tests that
+    really commit (``django_db(transaction=True)``) keep the production default for their database.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if (marker and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames:
+        return
+    settings.AUDIT = {**(getattr(settings, "AUDIT", None) or {}), "SEQUENCING": "in_transaction"}
+
+
 def make_user(username: str, team: Any, roles: list[str]) -> Any:
     user = get_user_model().objects.create_user(username=username, password="pw-" + username + "-123456")
     if team is not None:

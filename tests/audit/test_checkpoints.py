@@ -71,20 +71,27 @@ def test_checkpoint_is_signed_linked_and_verifiable(audit_key) -> None:
 
 
 def test_interval_checkpoints_follow_the_setting(settings) -> None:
-    settings.AUDIT = {"CHECKPOINT_EVERY_EVENTS": 4}
+    settings.AUDIT = {**settings.AUDIT, "CHECKPOINT_EVERY_EVENTS": 4}
     append(9)
     assert list(AuditCheckpoint.objects.values_list("kind", "tree_size")) == [("interval", 4), ("interval", 8)]
 
 
 def test_unknown_or_too_short_audit_settings_are_refused(settings) -> None:
-    settings.AUDIT = {"CHECKPOINT_EVERY": 4}
-    with pytest.raises(ImproperlyConfigured, match="Unknown keys in settings.AUDIT: CHECKPOINT_EVERY"):
-        append(1)
-    settings.AUDIT = {"RETENTION_DAYS": 30}
     from audit.conf import audit_setting
 
+    chosen = dict(settings.AUDIT)
+    settings.AUDIT = {**chosen, "CHECKPOINT_EVERY": 4}
+    with pytest.raises(ImproperlyConfigured, match="Unknown keys in settings.AUDIT: CHECKPOINT_EVERY"):
+        append(1)
+    settings.AUDIT = {**chosen, "RETENTION_DAYS": 30}
     with pytest.raises(ImproperlyConfigured, match="at least 183 days"):
         audit_setting("RETENTION_DAYS")
+    settings.AUDIT = {**chosen, "SEQUENCING": "eventually"}
+    with pytest.raises(ImproperlyConfigured, match="choose one of auto, after_commit, in_transaction"):
+        append(1)
+    settings.AUDIT = {**chosen, "SEQUENCE_BATCH_SIZE": 0}
+    with pytest.raises(ImproperlyConfigured, match="SEQUENCE_BATCH_SIZE"):
+        audit_setting("SEQUENCE_BATCH_SIZE")
 
 
 def test_heartbeat_checkpoint_is_made_even_when_nothing_happened(capsys) -> None:
@@ -330,7 +337,7 @@ def test_sm2_second_signature_on_checkpoints(tmp_path: Path, settings) -> None:
     from audit.signing import sm2_generate_key_file, sm2_verify
 
     sm2 = sm2_generate_key_file(tmp_path / "sm2.key")
-    settings.AUDIT = {"SM2_KEY_PATH": str(tmp_path / "sm2.key")}
+    settings.AUDIT = {**settings.AUDIT, "SM2_KEY_PATH": str(tmp_path / "sm2.key")}
     append(2)
     cp = checkpoint_create(kind="manual")
     assert cp.sm2_key_id == sm2.key_id and cp.sm2_signature

@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 from django.db import connection, connections
 
-from audit.models import AuditChainHead, AuditEvent
+from audit.models import AuditChainHead, AuditEvent, AuditPendingEvent
 from audit.services import audit_event_append
 from audit.verify import ChainVerification, audit_chain_verify
 
@@ -51,6 +51,7 @@ def _append_concurrently_and_check() -> None:
     assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, total + 1))
     per_worker = {str(worker): AuditEvent.objects.filter(object_id=str(worker)).count() for worker in range(PROCESSES)}
     assert per_worker == {str(worker): EVENTS_PER_PROCESS for worker in range(PROCESSES)}
+    assert AuditPendingEvent.objects.count() == 0
     head = AuditChainHead.objects.get(pk=1)
     assert (head.last_seq, head.last_hash) == (total, AuditEvent.objects.get(seq=total).event_hash)
     assert audit_chain_verify() == ChainVerification(
@@ -60,7 +61,9 @@ def _append_concurrently_and_check() -> None:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_processes_leave_one_unbroken_chain_on_postgresql() -> None:
+@pytest.mark.parametrize("sequencing", ["after_commit", "in_transaction"])
+def test_concurrent_processes_leave_one_unbroken_chain_on_postgresql(settings, sequencing: str) -> None:
+    settings.AUDIT = {**(getattr(settings, "AUDIT", None) or {}), "SEQUENCING": sequencing}
     if connection.vendor != "postgresql":
         pytest.skip(
             "needs PostgreSQL (row locks across processes): run with "

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
-from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditSigningKey
+from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditPendingEvent, AuditSigningKey
 from audit.services import audit_event_append, audit_hash_for_event_fields
 from audit.signing import LoadedKey, verify_signature
 from audit.verify import audit_chain_verify
@@ -188,28 +188,38 @@ def test_malformed_fields_are_rejected(kwargs: dict, message: str) -> None:
     assert AuditEvent.objects.count() == 0
 
 
+@pytest.fixture(params=["after_commit", "in_transaction"])
+def sequencing(request: pytest.FixtureRequest, settings) -> str:
+    settings.AUDIT = {**(getattr(settings, "AUDIT", None) or {}), "SEQUENCING": request.param}
+    return str(request.param)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_rolled_back_outer_transaction_leaves_no_event_and_no_head_advance() -> None:
-    kept = audit_event_append(actor=None, action="a.kept", object_type="x", object_id=1)
+def test_rolled_back_outer_transaction_leaves_no_event_and_no_head_advance(sequencing: str) -> None:
+    audit_event_append(actor=None, action="a.kept", object_type="x", object_id=1)
+    kept = AuditEvent.objects.get(seq=1)
 
     with pytest.raises(RuntimeError, match="caller failed"), transaction.atomic():
         audit_event_append(actor=None, action="a.rolled_back", object_type="x", object_id=2)
         raise RuntimeError("caller failed")
 
     assert list(AuditEvent.objects.values_list("seq", "action")) == [(1, "a.kept")]
+    assert AuditPendingEvent.objects.count() == 0
     head = AuditChainHead.objects.get(pk=1)
     assert (head.last_seq, head.last_hash) == (1, kept.event_hash)
-    after = audit_event_append(actor=None, action="a.after", object_type="x", object_id=3)
+    audit_event_append(actor=None, action="a.after", object_type="x", object_id=3)
+    after = AuditEvent.objects.get(action="a.after")
     assert (after.seq, after.prev_hash) == (2, kept.event_hash)
     assert audit_chain_verify().ok is True
 
 
 @pytest.mark.django_db(transaction=True)
-def test_append_recreates_a_missing_head_row_for_an_empty_log() -> None:
+def test_append_recreates_a_missing_head_row_for_an_empty_log(sequencing: str) -> None:
     AuditChainHead.objects.all().delete()
 
-    event = audit_event_append(actor=None, action="a.b", object_type="x", object_id=1)
+    audit_event_append(actor=None, action="a.b", object_type="x", object_id=1)
 
+    event = AuditEvent.objects.get()
     assert (event.seq, event.prev_hash) == (1, GENESIS_HASH)
     assert AuditChainHead.objects.get(pk=1).last_seq == 1
 
