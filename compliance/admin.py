@@ -30,14 +30,15 @@ class PolicyAdmin(admin.ModelAdmin):
 
 @admin.register(PolicyVersion)
 class PolicyVersionAdmin(admin.ModelAdmin):
-    """Versions are edited here until they screen data; then they are frozen and a new version is made."""
+    """Versions are edited here until they screen data; then they are frozen (published), their safety lexicon
+    is pinned by ``lexicon_fingerprint``, and changes go into a new version."""
 
-    list_display = ["policy", "version", "requires_human_approval", "locked_at", "created_at"]
+    list_display = ["policy", "version", "requires_human_approval", "locked_at", "lexicon_fingerprint", "created_at"]
     list_filter = ["policy"]
     actions = ["new_version_from"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: PolicyVersion | None = None) -> Any:
-        base = ["version", "locked_at", "created_by", "created_at"]
+        base = ["version", "locked_at", "lexicon_fingerprint", "created_by", "created_at"]
         if obj is not None and obj.is_locked:
             return [f.name for f in PolicyVersion._meta.fields]
         if obj is not None:

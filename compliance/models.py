@@ -111,6 +111,11 @@ class PolicyVersion(models.Model):
     locked_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when the version first screens data; it can no longer change."
     )
+    lexicon_fingerprint = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="sha256 of the safety terms and exemplars the version was published with (set when it locks); "
+        "screening refuses to run the version if its rule set no longer matches.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -125,9 +130,9 @@ class PolicyVersion(models.Model):
         return f"{self.policy.name} v{self.version}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # The database is the last line: even code that skips full_clean() cannot edit a locked version,
-        # except for the single write that locks it.
-        if self.pk is not None and kwargs.get("update_fields") != ["locked_at"]:
+        # The database is the last line: even code that skips full_clean() cannot edit a locked version. The
+        # single write that locks it (and pins its lexicon fingerprint) still finds it unlocked in the database.
+        if self.pk is not None:
             stored = PolicyVersion.objects.filter(pk=self.pk).values_list("locked_at", flat=True).first()
             if stored is not None:
                 raise PolicyVersionLocked(f"{self} is locked since {stored:%Y-%m-%d %H:%M} UTC")
@@ -160,6 +165,7 @@ class PolicyVersion(models.Model):
             "explicit_label": self.explicit_label,
             "gate_thresholds": self.gate_thresholds,
             "requires_human_approval": self.requires_human_approval,
+            "lexicon_fingerprint": self.lexicon_fingerprint,
         }
 
 
@@ -182,7 +188,10 @@ RISK_CODE_CHOICES = [(code, code) for code in RISK_CODES]
 class SafetyTerm(models.Model):
     """A lexicon term for one GB/T 45654 risk. Without a policy version it belongs to the shared base set.
 
-    A version's own terms are added to the base set; they freeze with the version.
+    While a version is a draft, it screens with the base set plus its own terms. When it is published (locked,
+    on first use), the base set is copied into the version and the version screens with its own copy only, so
+    later edits to the base set reach drafts and new versions, never a published one (see
+    ``compliance.safety.rules_for_version``).
     """
 
     policy_version = models.ForeignKey(

@@ -31,6 +31,8 @@ CLASS_ACTIONS = ("drop", "mask")
 DEFAULT_CLASS_ACTIONS = {"C3": "drop", "C2": "mask", "C1": "mask"}
 DEFAULT_SOURCE_HARMFUL_RATE_LIMIT = 0.05
 DEFAULT_EXPLICIT_LABEL_TEXT = "本内容由人工智能生成 / This content is AI-generated"
+# GB 45438 explicit label line per record language; used while a policy keeps the default text above.
+EXPLICIT_LABEL_TEXTS = {"zh": "本内容由人工智能生成", "en": "AI-generated content"}
 SAFETY_ACTIONS = ("block", "flag", "allow")
 
 # Threshold name -> (default, minimum, maximum).

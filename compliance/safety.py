@@ -20,6 +20,7 @@ callers block the text with the reason (fail closed).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import functools
 import hashlib
@@ -28,8 +29,8 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -85,6 +86,13 @@ _SEVERITY = {"allow": 0, "flag": 1, "block": 2}
 _VERDICT_BY_SEVERITY: dict[int, Verdict] = {0: "pass", 1: "flag", 2: "block"}
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SPLIT_CJK = re.compile(r"(?<=[\u3400-\u9fff])[\s\W_]+(?=[\u3400-\u9fff])")
+# Latin words spelled out letter by letter ("b o m b", "k.i.l.l"): three or more single letters in a row.
+_SPELLED_OUT = re.compile(r"(?<![a-z])(?:[a-z][ .\-*_/|]+){2,}[a-z](?![a-z])")
+# Digits and symbols standing for letters inside a Latin word ("b0mb", "k1ll", "h@te").
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+_LEET_CHAR = re.compile(r"(?<=[a-z])[013457@$]+(?=[a-z])")
+# Sentence ends (full-width ones are folded to ASCII by NFKC) and line breaks delimit the context of a hit.
+_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；\n])")
 
 
 @dataclass(frozen=True)
@@ -94,12 +102,16 @@ class SafetyHit:
     term: str  # the evidence: lexicon term, matched text of a rule, nearest exemplar, or the judge's reason
     layer: str = "lexicon"
     score: float = 1.0
+    # "counter" when the sentence reports, refutes or warns against the harm (辟谣, 打击, "debunked"): the
+    # policy's action is lowered one step (block → flag, flag → allow), never more, so severe text still gets a
+    # reviewer and an evader cannot buy a pass with a stock phrase.
+    context: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         risk = RISKS.get(self.risk_code)
         return {
             "risk": self.risk_code, "category": self.category, "layer": self.layer, "evidence": self.term,
-            "score": round(self.score, 3),
+            "score": round(self.score, 3), "context": self.context,
             "name_zh": risk.name_zh if risk else "",
             "name_en": risk.name_en if risk else "",
         }
@@ -112,6 +124,8 @@ class SafetyVerdict:
     verdict: Verdict
     hits: tuple[SafetyHit, ...]
     layers: tuple[str, ...] = field(default=(), compare=False)
+    # SafetyRules.provenance(): the lexicon fingerprint and policy version that produced this verdict.
+    rules: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def risks(self) -> list[str]:
@@ -129,11 +143,18 @@ def _t2s() -> Any:
 
 
 def fold(text: str) -> str:
-    """NFKC (full-width → half-width), traditional → simplified, lower case. Spaces are kept."""
+    """NFKC (full-width → half-width), traditional → simplified, lower case, invisible format characters
+    (zero-width spaces and joiners) dropped, Latin words spelled out letter by letter (``b o m b``) joined and
+    look-alike digits inside Latin words read as letters (``b0mb`` → ``bomb``). Spaces are kept."""
     folded = unicodedata.normalize("NFKC", text)
+    folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
     if _CJK.search(folded):
         folded = _t2s().convert(folded)
-    return folded.lower()
+    folded = folded.lower()
+    folded = _SPELLED_OUT.sub(lambda m: re.sub(r"[^a-z]", "", m.group()), folded)
+    return _LEET_CHAR.sub(lambda m: "".join(_LEET[c] for c in m.group()), folded)
+
+
 
 
 def normalise_for_matching(text: str) -> str:
@@ -143,9 +164,13 @@ def normalise_for_matching(text: str) -> str:
 
 def pinyin_key(text: str) -> str:
     """Toneless pinyin of every Chinese character, other letters and digits kept: ``制造炸弹`` → ``zhizaozhadan``."""
+    return _pinyin_of_normalised(normalise_for_matching(text))
+
+
+def _pinyin_of_normalised(normalised: str) -> str:
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(normalise_for_matching(text), errors=lambda chars: chars))
+    return "".join(lazy_pinyin(normalised, errors=lambda chars: chars))
 
 
 # --- lexicon ------------------------------------------------------------------------------------
@@ -164,21 +189,34 @@ class Lexicon:
         return sum(len(hits) for hits in self.entries.values())
 
     def find(self, text: str) -> tuple[SafetyHit, ...]:
-        """Every distinct lexicon hit in ``text``, in order of first occurrence."""
-        normalised = normalise_for_matching(text)
-        seen: dict[SafetyHit, None] = {}
+        """Every distinct lexicon hit in ``text``, in order of first occurrence, with its sentence's context.
+
+        Terms match across spaces, punctuation and line breaks (split characters); pinyin keys catch homophone
+        swaps and pinyin spellings of Chinese terms.
+        """
+        view = FoldedText(text)
+        normalised, index = view.project(lambda i: unicodedata.category(view.folded[i])[0] not in "LMN")
+        found: dict[Any, SafetyHit] = {}
         for i, ch in enumerate(normalised):
             for length in self.lengths_by_first_char.get(ch, ()):
+                if i + length > len(normalised):
+                    break
                 for hit in self.entries.get(normalised[i : i + length], ()):
-                    seen.setdefault(hit, None)
+                    context = view.context(index, i, i + length)
+                    _keep_strongest(found, (hit.risk_code, hit.term), replace(hit, context=context))
         if self.pinyin and (_CJK.search(normalised) or normalised.isascii()):
-            spelled = pinyin_key(text)
+            spelled = _pinyin_of_normalised(normalised)
+            # Pinyin keys carry no offsets: a homophone hit is lowered only when the whole text is one
+            # counter-speech sentence.
+            context = view.context(index, 0, len(normalised)) if view.sentence_count <= 1 else ""
             for key, hits in self.pinyin.items():
                 if key in spelled:
                     for hit in hits:
-                        if not any(s.term == hit.term for s in seen):
-                            seen.setdefault(SafetyHit(hit.risk_code, hit.category, hit.term, "lexicon", 0.9), None)
-        return tuple(seen)
+                        if (hit.risk_code, hit.term) not in found:
+                            found[(hit.risk_code, hit.term)] = SafetyHit(
+                                hit.risk_code, hit.category, hit.term, "lexicon", 0.9, context
+                            )
+        return tuple(found.values())
 
 
 def build_lexicon(rows: Iterable[tuple[str, str, str]], *, source: str = "lexicon") -> Lexicon:
@@ -234,16 +272,64 @@ def default_lexicon() -> Lexicon:
 
 
 def pattern_hits(text: str) -> tuple[SafetyHit, ...]:
+    """Every rule that matches ``text``, once per rule, with the context of the sentence it matched in."""
     from .safety_rules import RULES
 
+    view = FoldedText(text)
     # Characters split by spaces or symbols (制 造 炸 弹, 制-造-炸-弹) are joined back for the rules.
-    folded = _SPLIT_CJK.sub("", fold(text))
-    hits = []
+    joined, index = view.project(lambda i: i in view.split_cjk_gaps)
+    found: dict[Any, SafetyHit] = {}
     for risk_code, regex in RULES:
-        match = regex.search(folded)
-        if match:
-            hits.append(SafetyHit(risk_code, risk_code.split(".")[0], match.group()[:80], "pattern", 0.9))
-    return tuple(hits)
+        for match in regex.finditer(joined):
+            context = view.context(index, match.start(), match.end())
+            hit = SafetyHit(risk_code, risk_code.split(".")[0], match.group().strip()[:80], "pattern", 0.9, context)
+            _keep_strongest(found, (risk_code, regex.pattern), hit)
+            if not context:
+                break
+    return tuple(found.values())
+
+
+class FoldedText:
+    """``fold(text)`` with its sentence bounds, and projections that keep a map back to folded offsets."""
+
+    def __init__(self, text: str) -> None:
+        self.folded = fold(text)
+        self.sentence_starts = [0, *(m.end() for m in _SENTENCE_END.finditer(self.folded))]
+        self.split_cjk_gaps = {i for m in _SPLIT_CJK.finditer(self.folded) for i in range(m.start(), m.end())}
+
+    @property
+    def sentence_count(self) -> int:
+        bounds = [*self.sentence_starts, len(self.folded)]
+        return sum(bool(self.folded[a:b].strip()) for a, b in zip(bounds, bounds[1:], strict=False))
+
+    def project(self, drop: Callable[[int], bool]) -> tuple[str, list[int]]:
+        """The folded text without the characters ``drop`` names, and each kept character's folded offset."""
+        index = [i for i in range(len(self.folded)) if not drop(i)]
+        return "".join(self.folded[i] for i in index), index
+
+    def context(self, index: list[int], start: int, end: int) -> str:
+        """The counter-speech context of projected span ``[start, end)``, judged on the sentences it touches."""
+        if not index or end <= start:
+            return ""
+        first, last = index[start], index[end - 1]
+        lo = self.sentence_starts[bisect.bisect_right(self.sentence_starts, first) - 1]
+        following = bisect.bisect_right(self.sentence_starts, last)
+        hi = self.sentence_starts[following] if following < len(self.sentence_starts) else len(self.folded)
+        return counter_context(self.folded[lo:hi])
+
+
+def counter_context(sentence: str) -> str:
+    """``"counter"`` if the folded ``sentence`` reports, refutes or warns against harm, else ``""``."""
+    from .safety_rules import COUNTER_SPEECH
+
+    return "counter" if COUNTER_SPEECH.search(sentence) else ""
+
+
+def _keep_strongest(found: dict[Any, SafetyHit], key: Any, hit: SafetyHit) -> None:
+    # One hit per evidence; a plain occurrence outweighs one in a counter-speech sentence.
+    current = found.get(key)
+    if current is None or (current.context and not hit.context):
+        found[key] = hit
 
 
 # --- nearest-neighbour classifier ----------------------------------------------------------------
@@ -358,12 +444,63 @@ def llm_judge_hits(text: str) -> tuple[SafetyHit, ...]:
 
 @dataclass(frozen=True)
 class SafetyRules:
+    """The terms and exemplars a screening uses, and where they came from.
+
+    ``fingerprint`` is ``rules_fingerprint`` over the active rows; ``source`` is ``seed`` (the packaged files),
+    ``draft`` (the shared base set plus an unpublished version's own rows) or ``published`` (a locked version's
+    own snapshot, verified against the fingerprint it was published with: ``pinned``).
+    """
+
     lexicon: Lexicon
     exemplars: ExemplarIndex
+    fingerprint: str = ""
+    source: str = "seed"
+    pinned: bool = False
+
+    def provenance(self, policy_version: PolicyVersion | None = None) -> dict[str, Any]:
+        """What a screening result records about the rules that produced it."""
+        return {
+            "lexicon_fingerprint": self.fingerprint,
+            "lexicon_source": self.source,
+            "lexicon_pinned": self.pinned,
+            "pattern_rules_fingerprint": pattern_rules_fingerprint(),
+            "policy": policy_version.policy.name if policy_version is not None and policy_version.policy_id else "",
+            "policy_version": policy_version.version if policy_version is not None else None,
+        }
+
+
+def rules_fingerprint(terms: Iterable[Sequence[str]], exemplars: Iterable[Sequence[str]]) -> str:
+    """sha256 over the sorted active entries: ``term|exemplar <tab> risk <tab> lang <tab> value`` lines.
+
+    Row order and database ids do not matter; any added, removed or edited entry changes it. Migration 0004
+    repeats this computation for versions published before fingerprints existed; keep the two in step.
+    """
+    lines = sorted(
+        [f"term\t{r}\t{lang}\t{value.strip()}\n" for r, lang, value in terms]
+        + [f"exemplar\t{r}\t{lang}\t{value.strip()}\n" for r, lang, value in exemplars]
+    )
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def pattern_rules_fingerprint() -> str:
+    """sha256 of the pattern rules (they ship with the code, so a deployment records which ones ran)."""
+    from .safety_rules import COUNTER_SPEECH, RULES
+
+    text = "".join(f"{code}\t{regex.pattern}\n" for code, regex in RULES) + COUNTER_SPEECH.pattern
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def default_rules() -> SafetyRules:
-    return SafetyRules(lexicon=default_lexicon(), exemplars=default_exemplars())
+    """The packaged seed lexicon and exemplars (no policy version, or no lexicon in the database)."""
+    return SafetyRules(lexicon=default_lexicon(), exemplars=default_exemplars(), fingerprint=_seed_fingerprint())
+
+
+@functools.lru_cache(maxsize=1)
+def _seed_fingerprint() -> str:
+    terms = read_csv_rows(LEXICON_PATH, LEXICON_COLUMNS)
+    exemplars = read_csv_rows(EXEMPLARS_PATH, EXEMPLAR_COLUMNS)
+    return rules_fingerprint(terms, exemplars)  # type: ignore[arg-type]
 
 
 _rules_cache: dict[tuple[Any, ...], SafetyRules] = {}
@@ -371,21 +508,34 @@ _rules_lock = threading.Lock()
 
 
 def rules_for_version(policy_version: PolicyVersion) -> SafetyRules:
-    """Terms and exemplars for ``policy_version``: the shared base set plus the version's own rows.
+    """Terms and exemplars for ``policy_version``.
 
-    Cached per version and content (a change in the admin is picked up on the next call).
+    - A draft (not locked) uses the shared base set plus its own rows: edits in the admin apply at once.
+    - A published (locked) version uses only its own snapshot, copied from the base set when it locked, and
+      its fingerprint must equal ``lexicon_fingerprint`` stored then. Editing the base set therefore never
+      changes a published version; an edit that reached the snapshot anyway (a raw SQL or ``QuerySet.update``
+      that bypasses the model's lock) makes screening refuse with ``SafetyFilterError`` (fail closed). New
+      entries for a published policy go into a new version (``policy_version_create`` copies the rows).
+
+    Cached per version and row counts; the fingerprint is verified whenever the rules are (re)loaded.
     """
     from django.db.models import Count, Max, Q
 
     from .models import SafetyExemplar, SafetyTerm
 
-    scope = Q(policy_version__isnull=True)
-    if policy_version.pk is not None:
-        scope |= Q(policy_version=policy_version)
+    published = policy_version.pk is not None and policy_version.locked_at is not None
+    pinned_fingerprint = policy_version.lexicon_fingerprint if published else ""
+    if published and pinned_fingerprint:
+        scope = Q(policy_version=policy_version)
+    else:
+        scope = Q(policy_version__isnull=True)
+        if policy_version.pk is not None:
+            scope |= Q(policy_version=policy_version)
     terms = SafetyTerm.objects.filter(scope)
     exemplars = SafetyExemplar.objects.filter(scope)
     key = (
         policy_version.pk,
+        pinned_fingerprint,
         tuple(terms.aggregate(n=Count("id"), m=Max("id")).values()),
         tuple(exemplars.aggregate(n=Count("id"), m=Max("id")).values()),
     )
@@ -394,14 +544,26 @@ def rules_for_version(policy_version: PolicyVersion) -> SafetyRules:
     if cached is not None:
         return cached
     term_rows = list(terms.order_by("risk_code", "lang", "term").values_list("risk_code", "lang", "term"))
-    if not term_rows:
+    exemplar_rows = list(exemplars.order_by("pk").values_list("risk_code", "lang", "text"))
+    fingerprint = rules_fingerprint(term_rows, exemplar_rows)
+    if pinned_fingerprint:
+        if fingerprint != pinned_fingerprint:
+            raise SafetyFilterError(
+                f"the safety lexicon of {policy_version} changed after it was published (pinned "
+                f"{pinned_fingerprint[:12]}, found {fingerprint[:12]}); screening refused: make a new version"
+            )
+        rules = SafetyRules(
+            lexicon=build_lexicon(term_rows, source=f"policy version {policy_version.pk}"),
+            exemplars=build_exemplar_index(exemplar_rows), fingerprint=fingerprint, source="published", pinned=True,
+        )
+    elif not term_rows:
         # No lexicon in the database (the seed migration not run): use the packaged seed, never nothing.
         rules = default_rules()
     else:
-        exemplar_rows = list(exemplars.order_by("pk").values_list("risk_code", "lang", "text"))
         rules = SafetyRules(
             lexicon=build_lexicon(term_rows, source=f"policy version {policy_version.pk}"),
             exemplars=build_exemplar_index(exemplar_rows) if exemplar_rows else default_exemplars(),
+            fingerprint=fingerprint, source="draft",
         )
     with _rules_lock:
         _rules_cache[key] = rules
@@ -475,8 +637,17 @@ def _screen(
         if time.monotonic() - started > LAYER_TIMEOUT_SECONDS:
             raise SafetyFilterError(f"safety layer {layer} timed out (over {LAYER_TIMEOUT_SECONDS:.0f} s)")
         hits.extend(found)
-    severity = max((_SEVERITY[action_for(hit.risk_code, actions)] for hit in hits), default=0)
-    return SafetyVerdict(verdict=_VERDICT_BY_SEVERITY[severity], hits=tuple(hits), layers=tuple(layers))
+    severity = max((hit_severity(hit, actions) for hit in hits), default=0)
+    return SafetyVerdict(
+        verdict=_VERDICT_BY_SEVERITY[severity], hits=tuple(hits), layers=tuple(layers),
+        rules=rules.provenance(policy_version),
+    )
+
+
+def hit_severity(hit: SafetyHit, actions: Mapping[str, str]) -> int:
+    """0 allow, 1 flag, 2 block: the policy's action for the hit's risk, one step lower in counter-speech."""
+    severity = _SEVERITY[action_for(hit.risk_code, actions)]
+    return max(severity - 1, 0) if hit.context == "counter" else severity
 
 
 def action_for(risk_code: str, actions: Mapping[str, str]) -> str:

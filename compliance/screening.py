@@ -100,7 +100,12 @@ def screen_content(*, content: Any, policy_version: PolicyVersion, pseudonym_sco
     safety = {
         "verdict": verdict.verdict,
         "risks": verdict.risks,
-        "hits": [{"risk": h.risk_code, "category": h.category, "term": h.term, "layer": h.layer} for h in verdict.hits],
+        "hits": [
+            {"risk": h.risk_code, "category": h.category, "term": h.term, "layer": h.layer, "context": h.context}
+            for h in verdict.hits
+        ],
+        # Which rules judged it: lexicon fingerprint (pinned for a published version) and policy version.
+        "rules": dict(verdict.rules),
     }
     if verdict.verdict == "block":
         risks = ", ".join(sorted({h.risk_code for h in verdict.hits}))
@@ -137,9 +142,10 @@ def screen_text(
 ) -> dict[str, Any]:
     """One dry-run screening result, as ``manage.py screen`` and ``POST /api/v1/compliance/screen`` emit it.
 
-    ``{"masked", "entities": [{"type", "start", "end", "score"}], "safety": {"verdict", "risks", "evidence"}}``;
-    offsets index the input text. Fails closed: any detector error gives verdict ``block`` with the reason
-    in ``safety.error`` and an empty ``masked`` (raw text is never echoed back).
+    ``{"masked", "entities": [{"type", "start", "end", "score"}], "safety": {"verdict", "risks", "evidence",
+    "rules"}}``; offsets index the input text; ``safety.rules`` names the policy version and the lexicon
+    fingerprint that produced the verdict. Fails closed: any detector error gives verdict ``block`` with the
+    reason in ``safety.error`` and an empty ``masked`` (raw text is never echoed back).
     """
     from .crypto import pii_encryption_key
     from .pii import get_pii_engine
@@ -160,7 +166,8 @@ def screen_text(
     except Exception as exc:  # noqa: BLE001 - fail closed with the reason, whatever the detector raised
         return {
             "masked": "", "entities": [],
-            "safety": {"verdict": "block", "risks": [], "evidence": [], "error": f"screening failed, blocked: {exc}"},
+            "safety": {"verdict": "block", "risks": [], "evidence": [], "error": f"screening failed, blocked: {exc}",
+                       "rules": _version_names(policy_version)},
         }
     entities = [
         {"type": f.entity_type, "start": f.start, "end": f.end, "score": round(float(f.score), 3),
@@ -170,12 +177,19 @@ def screen_text(
     evidence = [
         {**hit.as_dict(), "action": action_for(hit.risk_code, policy_version.safety_actions)} for hit in verdict.hits
     ]
-    safety: dict[str, Any] = {"verdict": verdict.verdict, "risks": verdict.risks, "evidence": evidence}
+    safety: dict[str, Any] = {
+        "verdict": verdict.verdict, "risks": verdict.risks, "evidence": evidence, "rules": dict(verdict.rules),
+    }
     class_actions = policy_version.class_actions or {}
     dropped = sorted({str(e["type"]) for e in entities if class_actions.get(str(e["class"])) == "drop"})
     if dropped:
         safety["pii_drop"] = dropped
     return {"masked": result.masked_text, "entities": entities, "safety": safety}
+
+
+def _version_names(policy_version: PolicyVersion) -> dict[str, Any]:
+    policy = policy_version.policy.name if policy_version.policy_id else ""
+    return {"policy": policy, "policy_version": policy_version.version}
 
 
 @dataclass(frozen=True)

@@ -112,17 +112,44 @@ def policy_version_update(*, version: PolicyVersion, actor: Any, **changes: Any)
 
 
 def policy_version_lock(*, version: PolicyVersion, actor: Any) -> PolicyVersion:
-    """Freeze ``version`` (idempotent). Called when the version is first used to screen data."""
+    """Freeze (publish) ``version`` (idempotent). Called when the version is first used to screen data.
+
+    The shared base set of safety terms and exemplars is copied into the version and the fingerprint of the
+    version's rules is pinned, so later edits to the base set never change what this version does
+    (``compliance.safety.rules_for_version``).
+    """
+    from .safety import rules_fingerprint
+
     with transaction.atomic():
         locked = PolicyVersion.objects.select_for_update().get(pk=version.pk)
         if locked.locked_at is None:
+            own_terms = set(locked.safety_terms.values_list("risk_code", "lang", "term"))
+            base_terms = SafetyTerm.objects.filter(policy_version=None).values_list("risk_code", "lang", "term")
+            SafetyTerm.objects.bulk_create(
+                SafetyTerm(policy_version=locked, risk_code=r, lang=lang, term=t)
+                for r, lang, t in dict.fromkeys(base_terms) if (r, lang, t) not in own_terms
+            )
+            own_exemplars = set(locked.safety_exemplars.values_list("risk_code", "lang", "text"))
+            base_exemplars = SafetyExemplar.objects.filter(policy_version=None).values_list("risk_code", "lang", "text")
+            SafetyExemplar.objects.bulk_create(
+                SafetyExemplar(policy_version=locked, risk_code=r, lang=lang, text=t)
+                for r, lang, t in base_exemplars if (r, lang, t) not in own_exemplars
+            )
+            locked.lexicon_fingerprint = rules_fingerprint(
+                locked.safety_terms.values_list("risk_code", "lang", "term"),
+                locked.safety_exemplars.values_list("risk_code", "lang", "text"),
+            )
             locked.locked_at = timezone.now()
-            locked.save(update_fields=["locked_at"])
+            locked.save(update_fields=["locked_at", "lexicon_fingerprint"])
             audit_event_append(
                 actor=actor, action="policy_version.lock", object_type="policy_version",
-                object_id=locked.pk, payload={"policy": locked.policy.name, "version": locked.version},
+                object_id=locked.pk, payload={"policy": locked.policy.name, "version": locked.version,
+                                              "lexicon_fingerprint": locked.lexicon_fingerprint,
+                                              "safety_terms": locked.safety_terms.count(),
+                                              "safety_exemplars": locked.safety_exemplars.count()},
             )
     version.locked_at = locked.locked_at
+    version.lexicon_fingerprint = locked.lexicon_fingerprint
     return locked
 
 
@@ -200,13 +227,16 @@ def safety_rows_import(
 
 
 def safety_rows_export(*, kind: str, policy_version: PolicyVersion | None = None) -> list[dict[str, str]]:
-    """The base rows plus, with ``policy_version``, that version's own rows, as CSV-ready dicts."""
+    """The rows ``policy_version`` screens with, as CSV-ready dicts: a published version's own pinned snapshot;
+    otherwise the base rows plus, with a draft ``policy_version``, that version's own rows."""
     from django.db.models import Q
 
     model = SafetyTerm if kind == "terms" else SafetyExemplar
     field = "term" if kind == "terms" else "text"
     scope = Q(policy_version__isnull=True)
-    if policy_version is not None:
+    if policy_version is not None and policy_version.is_locked and policy_version.lexicon_fingerprint:
+        scope = Q(policy_version=policy_version)
+    elif policy_version is not None:
         scope |= Q(policy_version=policy_version)
     return [
         {"risk_code": r, "lang": lang, field: value}

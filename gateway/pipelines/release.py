@@ -25,25 +25,21 @@ S = RequestState
 
 
 def aigc_label(*, produce_id: str) -> dict[str, str]:
-    """Implicit AI-content label (GB 45438) carried by every released record and the manifest.
+    """Implicit AI-content label (GB 45438) carried by every released record and the manifest: the seven
+    standard fields only. The explicit label is a visible line in the content (``release_execute``)."""
+    from compliance.labels import implicit_label
 
-    When the request's policy asks for an explicit label, the visible label line is added under
-    ``ExplicitLabel`` (the seven standard fields stay as they are).
-    """
-    from compliance.labels import explicit_label_line, implicit_label
-
-    label = implicit_label(produce_id=produce_id)
-    request_id = produce_id.split(":")[1] if produce_id.startswith("request:") else ""
-    if request_id.isdigit():
-        request = DatasetRequest.objects.select_related("policy_version").filter(pk=int(request_id)).first()
-        line = explicit_label_line(request.policy_version) if request is not None else None
-        if line:
-            label["ExplicitLabel"] = line
-    return label
+    return implicit_label(produce_id=produce_id)
 
 
 def release_execute(*, request_id: int) -> Dataset | None:
-    """approved → released: write the JSONL snapshot atomically, hash it, record the Dataset."""
+    """approved → released: write the JSONL snapshot atomically, hash it, record the Dataset.
+
+    When the policy version asks for the explicit label, each record's content carries a visible label line in
+    the record's language and the manifest's ``explicit_label`` says so.
+    """
+    from compliance.labels import content_language, explicit_label_line, explicit_label_manifest, with_explicit_label
+
     request = DatasetRequest.objects.select_related("team", "policy_version__policy").get(pk=request_id)
     if request.state != S.APPROVED:
         return None
@@ -52,15 +48,20 @@ def release_execute(*, request_id: int) -> Dataset | None:
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     leaves: list[bytes] = []
+    labelled = 0
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".request-{request_id}-", suffix=".jsonl")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for record in records:
+                label = explicit_label_line(
+                    request.policy_version, content_language(record.content, request.language)
+                )
+                labelled += label is not None
                 line = json.dumps({
                     "id": f"req{request_id}-slot{record.slot_index}",
                     "kind": request.kind,
                     "language": request.language,
-                    "content": record.content,
+                    "content": with_explicit_label(record.content, label),
                     "provenance": record.provenance,
                     "screening": {"pii_counts": record.pii_counts, "safety": record.safety.get("verdict", "")},
                     "AIGC": aigc_label(produce_id=f"request:{request_id}:record:{record.pk}"),
@@ -83,6 +84,7 @@ def release_execute(*, request_id: int) -> Dataset | None:
         "sha256": digest.hexdigest(),
         "policy": request.policy_version.summary(),
         "AIGC": aigc_label(produce_id=f"request:{request_id}"),
+        "explicit_label": explicit_label_manifest(request.policy_version, labelled),
     }
     with transaction.atomic():
         locked = DatasetRequest.objects.select_for_update().get(pk=request_id)

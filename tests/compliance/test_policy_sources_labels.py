@@ -12,7 +12,13 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from audit.models import AuditEvent
-from compliance.labels import AIGC_FIELDS, explicit_label_line, implicit_label, with_explicit_label
+from compliance.labels import (
+    AIGC_FIELDS,
+    content_language,
+    explicit_label_line,
+    implicit_label,
+    with_explicit_label,
+)
 from compliance.models import PolicyVersionLocked, SafetyExemplar, SafetyTerm
 from compliance.policy_schema import RISK_CODES
 from compliance.safety import rules_for_version, screen_safety
@@ -188,24 +194,131 @@ def test_labels(policy_version: Any) -> None:
     assert tuple(label) == AIGC_FIELDS and label["Label"] == "1" and label["ProduceID"] == "request:3:record:9"
     assert explicit_label_line(policy_version) is None
     labelled = policy_version_create(policy=policy_version.policy, actor=None, explicit_label=True)
-    line = explicit_label_line(labelled)
-    assert line and "人工智能生成" in line
+    assert explicit_label_line(labelled, "zh") == "本内容由人工智能生成"
+    assert explicit_label_line(labelled, "en") == "AI-generated content"
+    custom = policy_version_create(
+        policy=policy_version.policy, actor=None, explicit_label=True, explicit_label_text="AI 合成 / AI made"
+    )
+    assert explicit_label_line(custom, "en") == explicit_label_line(custom, "zh") == "AI 合成 / AI made"
+    assert content_language({"messages": [{"role": "user", "content": "请问信用卡怎么还款"}]}) == "zh"
+    assert content_language({"instruction": "How do I repay my card?", "response": "Online."}) == "en"
+
+
+def test_explicit_label_is_visible_in_every_record_shape() -> None:
+    line = "本内容由人工智能生成"
+    dialogue = {"messages": [{"role": "user", "content": "问"}, {"role": "assistant", "content": "答"},
+                             {"role": "user", "content": "谢谢"}]}
+    labelled = with_explicit_label(dialogue, line)
+    assert labelled["messages"][1]["content"] == f"答\n\n{line}"  # the last assistant turn
+    assert labelled["messages"][2] == {"role": "user", "content": "谢谢"}
+    assert dialogue["messages"][1]["content"] == "答"  # the input is not modified
+    assert with_explicit_label({"instruction": "q", "response": "a"}, line) == {
+        "instruction": "q", "response": f"a\n\n{line}"}
+    math = with_explicit_label({"problem": "1+1", "steps": ["1+1=2"], "final_answer": "2"}, line)
+    assert math == {"problem": "1+1", "steps": [f"1+1=2\n\n{line}"], "final_answer": "2"}
     assert with_explicit_label("hello", line) == f"hello\n{line}"
-    assert with_explicit_label({"instruction": "q"}, line) == {"instruction": "q", "label": line}
+    assert with_explicit_label({"other": 1}, line) == {"other": 1, "label": line}
+    assert with_explicit_label("hello", None) == "hello"
 
 
-def test_release_label_adds_explicit_line_per_policy(team: Any, people: dict[str, Any], policy_version: Any) -> None:
-    from gateway.pipelines.release import aigc_label
+@pytest.mark.parametrize(("language", "line"), [("zh", "本内容由人工智能生成"), ("en", "AI-generated content")])
+def test_release_puts_the_explicit_label_in_each_record_and_says_so(
+    people: dict[str, Any], policy_version: Any, language: str, line: str
+) -> None:
+    from gateway.pipelines import release_execute
+    from tests.gateway.helpers import submit_and_run
 
     labelled = policy_version_create(policy=policy_version.policy, actor=None, explicit_label=True)
-    request = services.dataset_request_create(
-        actor=people["requester"], title="t", purpose="p", domain="d", size=2, policy_version=labelled
-    )
-    assert "ExplicitLabel" in aigc_label(produce_id=f"request:{request.pk}:record:1")
-    plain = services.dataset_request_create(
-        actor=people["requester"], title="t", purpose="p", domain="d", size=2, policy_version=policy_version
-    )
-    assert tuple(aigc_label(produce_id=f"request:{plain.pk}")) == AIGC_FIELDS
+    request = submit_and_run(people["requester"], labelled, size=3, language=language)
+    services.dataset_request_approve(request=request, actor=people["approver"], reason="ok")
+    dataset = release_execute(request_id=request.pk)
+    assert dataset is not None and dataset.record_count > 0
+    rows = [json.loads(x) for x in Path(dataset.file_path).read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        assistant = [m for m in row["content"]["messages"] if m["role"] == "assistant"]
+        assert assistant[-1]["content"].endswith(f"\n\n{line}")
+        assert set(row["AIGC"]) == set(AIGC_FIELDS)  # the implicit label keeps the seven standard fields
+    assert dataset.manifest["explicit_label"]["required"] is True
+    assert dataset.manifest["explicit_label"]["records_labelled"] == len(rows)
+    assert dataset.manifest["policy"]["explicit_label"] is True
+
+
+def test_release_without_explicit_label_leaves_content_alone(people: dict[str, Any], policy_version: Any) -> None:
+    from gateway.models import Record
+    from gateway.pipelines import release_execute
+    from tests.gateway.helpers import submit_and_run
+
+    request = submit_and_run(people["requester"], policy_version, size=2)
+    services.dataset_request_approve(request=request, actor=people["approver"], reason="ok")
+    dataset = release_execute(request_id=request.pk)
+    assert dataset is not None
+    rows = [json.loads(x) for x in Path(dataset.file_path).read_text(encoding="utf-8").splitlines()]
+    stored = {f"req{request.pk}-slot{r.slot_index}": r.content for r in Record.objects.filter(request=request)}
+    assert all(row["content"] == stored[row["id"]] for row in rows)
+    assert dataset.manifest["explicit_label"] == {"required": False, "records_labelled": 0}
+
+
+# --- lexicon versioning ------------------------------------------------------------------------------
+
+
+def test_a_published_version_pins_its_lexicon(policy_version: Any) -> None:
+    from compliance.screening import screen_text
+
+    SafetyTerm.objects.create(policy_version=None, risk_code="A1.8", lang="zh", term="蓝莓行动")
+    assert rules_for_version(policy_version).source == "draft"
+    assert screen_safety("参加蓝莓行动", actions={"A1": "block"}, policy_version=policy_version).verdict == "block"
+
+    policy_version_lock(version=policy_version, actor=None)
+    policy_version.refresh_from_db()
+    rules = rules_for_version(policy_version)
+    assert len(policy_version.lexicon_fingerprint) == 64
+    assert rules.pinned and rules.source == "published" and rules.fingerprint == policy_version.lexicon_fingerprint
+    event = AuditEvent.objects.filter(action="policy_version.lock", object_id=str(policy_version.pk)).get()
+    assert event.payload["lexicon_fingerprint"] == policy_version.lexicon_fingerprint
+
+    # A new base entry reaches drafts and new versions, never the published one.
+    SafetyTerm.objects.create(policy_version=None, risk_code="A1.8", lang="zh", term="草莓行动")
+    assert screen_safety("参加草莓行动", actions={"A1": "block"}, policy_version=policy_version).verdict == "pass"
+    assert rules_for_version(policy_version).fingerprint == policy_version.lexicon_fingerprint
+    successor = policy_version_create(policy=policy_version.policy, actor=None)
+    assert screen_safety("参加草莓行动", actions={"A1": "block"}, policy_version=successor).verdict == "block"
+    assert rules_for_version(successor).fingerprint != policy_version.lexicon_fingerprint
+
+    result = screen_text(text="参加蓝莓行动", policy_version=policy_version, pseudonym_scope="t")
+    assert result["safety"]["verdict"] == "block"
+    assert result["safety"]["rules"]["lexicon_fingerprint"] == policy_version.lexicon_fingerprint
+    assert result["safety"]["rules"]["lexicon_pinned"] is True
+    assert result["safety"]["rules"]["policy"] == policy_version.policy.name
+    assert result["safety"]["rules"]["policy_version"] == policy_version.version
+
+
+def test_a_published_lexicon_changed_behind_the_lock_refuses_to_screen(policy_version: Any) -> None:
+    from compliance.errors import SafetyFilterError
+    from compliance.screening import screen_content
+
+    policy_version_lock(version=policy_version, actor=None)
+    policy_version.refresh_from_db()
+    with pytest.raises(PolicyVersionLocked):
+        SafetyTerm.objects.create(policy_version=policy_version, risk_code="A1.8", lang="zh", term="新词")
+    # A bulk delete bypasses the model's lock check; the fingerprint catches it.
+    SafetyTerm.objects.filter(policy_version=policy_version, term="制造炸弹").delete()
+    with pytest.raises(SafetyFilterError, match="changed after it was published"):
+        screen_safety("教你制造炸弹", actions={"A1": "block"}, policy_version=policy_version)
+    outcome = screen_content(content="教你制造炸弹", policy_version=policy_version, pseudonym_scope="t")
+    assert outcome.accepted is False and "changed after it was published" in outcome.reason
+
+
+def test_record_screening_names_the_rules(people: dict[str, Any], policy_version: Any) -> None:
+    from gateway.models import Record
+    from tests.gateway.helpers import submit_and_run
+
+    request = submit_and_run(people["requester"], policy_version, size=2)
+    policy_version.refresh_from_db()
+    record = Record.objects.filter(request=request).first()
+    assert record is not None
+    assert record.safety["rules"]["lexicon_fingerprint"] == policy_version.lexicon_fingerprint
+    assert record.safety["rules"]["lexicon_pinned"] is True
+    assert record.safety["rules"]["policy_version"] == policy_version.version
 
 
 def test_screen_command_reads_and_writes_jsonl(tmp_path: Path, policy_version: Any) -> None:
@@ -229,7 +342,10 @@ def test_screen_command_reads_and_writes_jsonl(tmp_path: Path, policy_version: A
         "end": 17,
     }
     assert first["entities"][0]["type"] == "PERSON"
-    assert first["safety"] == {"verdict": "pass", "risks": [], "evidence": []}
+    assert {k: first["safety"][k] for k in ("verdict", "risks", "evidence")} == {
+        "verdict": "pass", "risks": [], "evidence": []}
+    assert first["safety"]["rules"]["lexicon_fingerprint"] == second["safety"]["rules"]["lexicon_fingerprint"]
+    assert first["safety"]["rules"]["policy"] == policy_version.policy.name
     assert second["safety"]["verdict"] == "block" and second["safety"]["risks"] == ["A1.4"]
     assert {e["layer"] for e in second["safety"]["evidence"]} >= {"lexicon", "pattern"}
 
