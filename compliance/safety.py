@@ -505,6 +505,11 @@ def _seed_fingerprint() -> str:
 
 _rules_cache: dict[tuple[Any, ...], SafetyRules] = {}
 _rules_lock = threading.Lock()
+# A published version's rows cannot change through the models, so its loaded rules are reused
+# without querying; the row counts behind them are re-checked this often, so a change behind the
+# lock (raw SQL) is refused within this many seconds in a long-running worker, at once in a new one.
+PUBLISHED_RECHECK_SECONDS = 30.0
+_published_checked: dict[tuple[Any, ...], tuple[float, SafetyRules]] = {}
 
 
 def rules_for_version(policy_version: PolicyVersion) -> SafetyRules:
@@ -518,6 +523,7 @@ def rules_for_version(policy_version: PolicyVersion) -> SafetyRules:
       entries for a published policy go into a new version (``policy_version_create`` copies the rows).
 
     Cached per version and row counts; the fingerprint is verified whenever the rules are (re)loaded.
+    A published version skips the row-count queries for ``PUBLISHED_RECHECK_SECONDS`` after a check.
     """
     from django.db.models import Count, Max, Q
 
@@ -525,6 +531,12 @@ def rules_for_version(policy_version: PolicyVersion) -> SafetyRules:
 
     published = policy_version.pk is not None and policy_version.locked_at is not None
     pinned_fingerprint = policy_version.lexicon_fingerprint if published else ""
+    published_key = (policy_version.pk, pinned_fingerprint, policy_version.locked_at)
+    if published and pinned_fingerprint:
+        with _rules_lock:
+            checked = _published_checked.get(published_key)
+        if checked is not None and time.monotonic() - checked[0] < PUBLISHED_RECHECK_SECONDS:
+            return checked[1]
     if published and pinned_fingerprint:
         scope = Q(policy_version=policy_version)
     else:
@@ -541,6 +553,8 @@ def rules_for_version(policy_version: PolicyVersion) -> SafetyRules:
     )
     with _rules_lock:
         cached = _rules_cache.get(key)
+        if cached is not None and cached.pinned:
+            _published_checked[published_key] = (time.monotonic(), cached)
     if cached is not None:
         return cached
     term_rows = list(terms.order_by("risk_code", "lang", "term").values_list("risk_code", "lang", "term"))
@@ -567,6 +581,8 @@ def rules_for_version(policy_version: PolicyVersion) -> SafetyRules:
         )
     with _rules_lock:
         _rules_cache[key] = rules
+        if rules.pinned:
+            _published_checked[published_key] = (time.monotonic(), rules)
     return rules
 
 

@@ -7,8 +7,10 @@ Tasks are idempotent (a slot has one record; a step whose request moved on does 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_process_init, worker_ready
 
 from generation.types import TransientGenerationError
 
@@ -30,6 +32,33 @@ def dataset_request_generate(request_id: int) -> None:
 
 
 CHUNK_MAX_RETRIES = 5
+
+
+def worker_warm_up() -> None:
+    """Load the screening and gate models now, so the first chunk a worker takes does not pay for them.
+
+    A model that fails to load is only logged: the step that needs it fails closed when it runs.
+    """
+    try:
+        from compliance.quality.embeddings import get_embedder
+        from compliance.screening import residual_pii
+
+        residual_pii(text="warm-up 13800138000")
+        get_embedder()
+    except Exception:  # noqa: BLE001 - warming up is an optimisation; the real step reports the error
+        log.exception("worker warm-up failed")
+
+
+@worker_process_init.connect
+def _warm_pool_process(**_kwargs: Any) -> None:
+    worker_warm_up()  # a prefork child: models loaded after the fork, in the process that uses them
+
+
+@worker_ready.connect
+def _warm_worker(sender: Any = None, **_kwargs: Any) -> None:
+    pool = getattr(sender, "pool", None)
+    if "prefork" not in type(pool).__module__:  # solo / threads: tasks run in this process
+        worker_warm_up()
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=CHUNK_MAX_RETRIES)

@@ -34,12 +34,17 @@ def backend_from_settings(name: str | None = None, *, seed: int = 0) -> Backend:
     try:
         timeout = float(gateway_setting("OPENAI_TIMEOUT_SECONDS"))
         max_retries = int(gateway_setting("OPENAI_MAX_RETRIES"))
+        concurrency = int(gateway_setting("GENERATION_CONCURRENCY"))
     except (TypeError, ValueError) as exc:
-        raise GenerationConfigError(f"OPENAI_TIMEOUT_SECONDS / OPENAI_MAX_RETRIES are not numbers: {exc}") from None
-    if timeout <= 0 or max_retries < 0:
-        raise GenerationConfigError("OPENAI_TIMEOUT_SECONDS must be positive and OPENAI_MAX_RETRIES not negative")
+        raise GenerationConfigError(
+            f"OPENAI_TIMEOUT_SECONDS / OPENAI_MAX_RETRIES / GENERATION_CONCURRENCY are not numbers: {exc}") from None
+    if timeout <= 0 or max_retries < 0 or concurrency < 1:
+        raise GenerationConfigError("OPENAI_TIMEOUT_SECONDS and GENERATION_CONCURRENCY must be positive and "
+                                    "OPENAI_MAX_RETRIES not negative")
 
     # Imported here so the offline path never loads the openai package.
-    from generation.client import OpenAIBackend
+    from generation.client import OpenAIBackend, shared_limiter
 
-    return OpenAIBackend(base_url=base_url, api_key=api_key, model=model, timeout=timeout, max_retries=max_retries)
+    # GENERATION_CONCURRENCY calls in flight per worker process, whatever number of chunks it runs at once.
+    return OpenAIBackend(base_url=base_url, api_key=api_key, model=model, timeout=timeout, max_retries=max_retries,
+                         limiter=shared_limiter(base_url, model, concurrency))

@@ -76,6 +76,23 @@ class AdaptiveLimiter:
             self._cond.notify_all()
 
 
+_shared_limiters: dict[tuple[str, str], AdaptiveLimiter] = {}
+_shared_guard = threading.Lock()
+
+
+def shared_limiter(base_url: str, model: str, concurrency: int) -> AdaptiveLimiter:
+    """The limiter every backend for ``base_url`` and ``model`` in this process shares.
+
+    A worker may run several chunks at once (a thread pool): they share one budget of calls in flight,
+    so the next chunk fills the slots the last one is draining, and a 429 slows them all down.
+    """
+    with _shared_guard:
+        limiter = _shared_limiters.get((base_url, model))
+        if limiter is None or limiter.maximum != max(1, concurrency):
+            limiter = _shared_limiters[(base_url, model)] = AdaptiveLimiter(concurrency)
+        return limiter
+
+
 def retry_after_seconds(exc: BaseException) -> float | None:
     """The server's Retry-After (``retry-after-ms`` or ``retry-after`` in seconds), if it sent one."""
     response = getattr(exc, "response", None)
@@ -101,7 +118,8 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(
-        self, base_url: str, api_key: str, model: str, timeout: float, max_retries: int, concurrency: int = 8
+        self, base_url: str, api_key: str, model: str, timeout: float, max_retries: int, concurrency: int = 8,
+        limiter: AdaptiveLimiter | None = None,
     ) -> None:
         self.base_url = base_url
         self.model = model
@@ -111,7 +129,7 @@ class OpenAIBackend:
         # We retry ourselves (transient errors only, honouring Retry-After) so that every retry is counted
         # and a 429 slows down every thread of the job, not just the one that got it.
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
-        self.limiter = AdaptiveLimiter(concurrency)
+        self.limiter = limiter or AdaptiveLimiter(concurrency)
         # Some local servers reject response_format; after the first such 400 we stop sending it.
         self.json_mode_supported = True
         self._rng = random.Random()  # noqa: S311 -- back-off jitter, not security

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -45,7 +47,7 @@ from generation.types import (
 
 S = RequestState
 
-POLL_SECONDS = 0.25  # how often a chunk flushes the cache and checks for cancel / budget
+POLL_SECONDS = 0.25  # how often a chunk checks for cancel / budget
 
 DEFAULT_TASKS = {
     ("zh", "dialogue"): "生成银行零售客服与客户之间的多轮中文对话，客服专业、礼貌，遵守金融监管要求。",
@@ -173,41 +175,59 @@ def _run_chunk(request: DatasetRequest, todo: list[int], start: int, end: int) -
             model=backend.model, stats={**job.stats, "price_source": chunk.price.source})
     # The offline backend is CPU-bound: threads would only add contention.
     concurrency = 1 if backend.name == "offline" else max(1, int(gateway_setting("GENERATION_CONCURRENCY")))
-    written = 0
+    batch = _Batch(chunk)
     transient: TransientGenerationError | None = None
-    last_check = time.monotonic()
     try:
         if concurrency == 1 or len(todo) == 1:
+            # A budget is checked before every call, so the cost it reads must be current: write each slot.
             for slot in todo:
                 if _should_stop(chunk):
                     break
                 outcome = chunk.attempt(slot)
-                chunk.store.flush()
-                written += _settle(chunk, outcome)
+                batch.add(_settle(chunk, outcome))
+                batch.write()
                 transient = transient or outcome.transient
         else:
-            with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="gen") as pool:
-                futures: set[Future[_Outcome]] = {pool.submit(chunk.attempt, slot) for slot in todo}
-                while futures:
-                    done, futures = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                    chunk.store.flush()
-                    for future in done:
-                        if future.cancelled():
-                            continue
-                        outcome = future.result()
-                        written += _settle(chunk, outcome)
-                        transient = transient or outcome.transient
-                        # Screening a record takes a while: look for cancel / budget between records too.
-                        if not chunk.cancel.is_set() and time.monotonic() - last_check >= POLL_SECONDS:
-                            last_check = time.monotonic()
-                            if _should_stop(chunk):
-                                for pending in futures:
-                                    pending.cancel()
+            transient = _run_concurrently(chunk, batch, todo, concurrency)
     finally:
-        chunk.store.flush()
+        batch.write()
     if transient is not None and not chunk.cancel.is_set():
         raise transient
-    return written
+    return batch.written
+
+
+def _run_concurrently(
+    chunk: _Chunk, batch: _Batch, todo: list[int], concurrency: int
+) -> TransientGenerationError | None:
+    """Calls on a thread pool; this thread screens each slot as it completes and writes them in batches.
+
+    Screening and database writes overlap the calls still in flight, and a batch costs one transaction
+    (records, progress, audit events) instead of one per record.
+    """
+    transient: TransientGenerationError | None = None
+    last_check = time.monotonic()
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="gen") as pool:
+        futures: set[Future[_Outcome]] = {pool.submit(chunk.attempt, slot) for slot in todo}
+        while futures:
+            done, futures = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.cancelled():
+                    continue
+                outcome = future.result()
+                batch.add(_settle(chunk, outcome))
+                transient = transient or outcome.transient
+                if batch.due():
+                    batch.write()
+            if batch.due() or not futures:
+                batch.write()
+            # Screening takes a while: look for cancel / budget between records too, not only between waits.
+            if not chunk.cancel.is_set() and time.monotonic() - last_check >= POLL_SECONDS:
+                last_check = time.monotonic()
+                batch.write()  # the budget check reads the cost the batch books
+                if _should_stop(chunk):
+                    for pending in futures:
+                        pending.cancel()
+    return transient
 
 
 def _should_stop(chunk: _Chunk) -> bool:
@@ -238,28 +258,36 @@ def _usage(meter: Meter, price: Price) -> dict[str, Any]:
             "cost": price.cost(meter.prompt_tokens, meter.completion_tokens)}
 
 
-def _settle(chunk: _Chunk, outcome: _Outcome) -> int:
-    """Store a finished slot (chunk thread); a cancelled or transiently failed slot only books its calls."""
+@dataclass
+class _Settled:
+    """A finished slot ready to write: its record (None: only its calls are booked) and what it cost."""
+
+    record: Record | None
+    usage: dict[str, Any]
+    error: str = ""
+
+
+def _settle(chunk: _Chunk, outcome: _Outcome) -> _Settled:
+    """Screen a finished slot (chunk thread, no writes); a cancelled or transiently failed slot only books calls."""
     usage = _usage(outcome.meter, chunk.price)
     request = chunk.request
     if outcome.cancelled or outcome.transient is not None:
-        _account(job_id=request.job.pk, usage=usage)
-        return 0
+        return _Settled(None, usage)
     if outcome.error is not None or outcome.record is None:
         reason = f"generation failed: {type(outcome.error).__name__}: {outcome.error}"[:2000]
         record = Record(request=request, slot_index=outcome.slot, status=Record.Status.FAILED, reason=reason,
                         kind=request.kind,
                         provenance={**chunk.base_provenance, "backend": chunk.backend.name,
                                     "model": chunk.backend.model, "usage": _jsonable(usage)})
-        return _store(record, job_id=request.job.pk, usage=usage, error=reason)
-    return _store_generated(chunk, outcome.record, usage, outcome.meter)
+        return _Settled(record, usage, error=reason)
+    return _Settled(_screened_record(chunk, outcome.record, usage, outcome.meter), usage)
 
 
 def _jsonable(usage: dict[str, Any]) -> dict[str, Any]:
     return {**usage, "cost": str(usage["cost"])}
 
 
-def _store_generated(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str, Any], meter: Meter) -> int:
+def _screened_record(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str, Any], meter: Meter) -> Record:
     request = chunk.request
     policy = request.policy_version
     scope = f"request:{request.pk}"
@@ -282,6 +310,8 @@ def _store_generated(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str,
                                              hashlib.sha256).hexdigest()
     provenance["usage"] = _jsonable(usage)
     provenance["calls"] = meter.log
+    # Which worker process made the record: host and process id (read now, not at import: prefork forks).
+    provenance["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     if "subcategory" in model_texts and isinstance(provenance.get("model_texts"), dict):
         provenance["category"] = provenance["model_texts"].get("subcategory", "")
     masked = outcome.masked_content
@@ -289,19 +319,55 @@ def _store_generated(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str,
     if masked is not None and request.kind == "math":
         # Maths keeps its answer format in the text: numbered steps and a marked final answer.
         text = flatten_content(masked, "math", request.language)
-    record = Record(
+    return Record(
         request=request, slot_index=generated.slot_index, status=status, reason=reason,
         kind=request.kind, category=str(provenance.get("category") or "")[:200],
         content=masked, text=text, content_hash=hashlib.sha256(text.encode()).hexdigest() if text else "",
         pii_findings=outcome.findings, pii_counts=outcome.counts, safety=outcome.safety, provenance=provenance,
     )
-    return _store(record, job_id=request.job.pk, usage=usage, error="")
+
+
+BATCH_RECORDS = 32  # a batch is written once it holds this many slots ...
+BATCH_SECONDS = 0.5  # ... or its oldest slot has waited this long
+
+
+class _Batch:
+    """Settled slots waiting to be written together, with the cache entries paid for meanwhile."""
+
+    def __init__(self, chunk: _Chunk) -> None:
+        self.chunk = chunk
+        self.items: list[_Settled] = []
+        self.since = time.monotonic()
+        self.written = 0
+
+    def add(self, item: _Settled) -> None:
+        if not self.items:
+            self.since = time.monotonic()
+        self.items.append(item)
+
+    def due(self) -> bool:
+        return len(self.items) >= BATCH_RECORDS or (
+            bool(self.items) and time.monotonic() - self.since >= BATCH_SECONDS)
+
+    def write(self) -> None:
+        # Cache first: should the records' transaction fail, a rerun still finds the calls it paid for.
+        self.chunk.store.flush()
+        items, self.items = self.items, []
+        if items:
+            self.written += _store_batch(items, job_id=self.chunk.request.job.pk)
 
 
 def _account(*, job_id: int, usage: dict[str, Any]) -> None:
     """Book calls that produced no record (a cancelled or transiently failed slot)."""
     if usage["calls"] or usage["cache_hits"] or usage["retries"]:
         GenerationJob.objects.filter(pk=job_id).update(**_usage_updates(usage))
+
+
+def _sum_usage(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens")
+    total: dict[str, Any] = {key: sum(u[key] for u in usages) for key in keys}
+    total["cost"] = sum((u["cost"] for u in usages), Decimal(0))
+    return total
 
 
 def _usage_updates(usage: dict[str, Any]) -> dict[str, Any]:
@@ -313,6 +379,63 @@ def _usage_updates(usage: dict[str, Any]) -> dict[str, Any]:
         "cache_hits": F("cache_hits") + usage["cache_hits"],
         "cost": F("cost") + usage["cost"],
     }
+
+
+def _audit_record_created(record: Record, usage: dict[str, Any]) -> None:
+    audit_event_append(
+        actor=None, action="record.create", object_type="record", object_id=record.pk,
+        payload={"request_id": record.request_id, "slot": record.slot_index, "status": record.status,
+                 "reason": record.reason, "content_sha256": record.content_hash,
+                 "pii_counts": record.pii_counts, "safety": record.safety.get("verdict", ""),
+                 "model": record.provenance.get("model", ""),
+                 "prompt_hash": record.provenance.get("prompt_hash", ""),
+                 "calls": usage["calls"], "cache_hits": usage["cache_hits"], "cost": str(usage["cost"])},
+    )
+
+
+def _store_batch(items: list[_Settled], *, job_id: int) -> int:
+    """Insert a batch of records, book progress and usage, append their audit events: one transaction.
+
+    Slots another delivery of the chunk already stored are skipped (only what this delivery paid is
+    booked). Should a racing delivery store one of the slots between our check and our insert, the
+    batch is rolled back and written one slot at a time instead.
+    """
+    records = [item.record for item in items if item.record is not None]
+    try:
+        with transaction.atomic():
+            taken = set(Record.objects.filter(request_id=records[0].request_id,
+                                              slot_index__in=[r.slot_index for r in records])
+                        .values_list("slot_index", flat=True)) if records else set()
+            fresh = [item for item in items if item.record is not None and item.record.slot_index not in taken]
+            # A slot stored by another delivery, or a slot without a record: only its paid calls are booked.
+            fresh_ids = {id(item) for item in fresh}
+            booked = [item.usage if id(item) in fresh_ids or item.record is None else {**item.usage, "cache_hits": 0}
+                      for item in items]
+            Record.objects.bulk_create([item.record for item in fresh if item.record is not None])
+            updates: dict[str, Any] = _usage_updates(_sum_usage(booked))
+            failed = [item for item in fresh if item.record is not None and item.record.status == Record.Status.FAILED]
+            held = sum(1 for item in fresh if item.record is not None and item.record.status == Record.Status.HELD)
+            if fresh:
+                updates["done"] = F("done") + len(fresh)
+            if failed:
+                updates["failed"] = F("failed") + len(failed)
+                updates["last_error"] = failed[-1].error[:1000]
+            if held:
+                updates["held"] = F("held") + held
+            GenerationJob.objects.filter(pk=job_id).update(**updates)
+            for item in fresh:
+                assert item.record is not None  # noqa: S101 - narrowed above
+                _audit_record_created(item.record, item.usage)
+    except IntegrityError:
+        written = 0
+        for item in items:
+            if item.record is None:
+                _account(job_id=job_id, usage=item.usage)
+            else:
+                item.record.pk = None
+                written += _store(item.record, job_id=job_id, usage=item.usage, error=item.error)
+        return written
+    return len(fresh)
 
 
 def _store(record: Record, *, job_id: int, usage: dict[str, Any], error: str) -> int:
@@ -327,15 +450,7 @@ def _store(record: Record, *, job_id: int, usage: dict[str, Any], error: str) ->
             elif record.status == Record.Status.HELD:
                 updates["held"] = F("held") + 1
             GenerationJob.objects.filter(pk=job_id).update(**updates)
-            audit_event_append(
-                actor=None, action="record.create", object_type="record", object_id=record.pk,
-                payload={"request_id": record.request_id, "slot": record.slot_index, "status": record.status,
-                         "reason": record.reason, "content_sha256": record.content_hash,
-                         "pii_counts": record.pii_counts, "safety": record.safety.get("verdict", ""),
-                         "model": record.provenance.get("model", ""),
-                         "prompt_hash": record.provenance.get("prompt_hash", ""),
-                         "calls": usage["calls"], "cache_hits": usage["cache_hits"], "cost": str(usage["cost"])},
-            )
+            _audit_record_created(record, usage)
     except IntegrityError:
         # Another delivery of this chunk stored the slot first; book only what this delivery paid.
         if usage["calls"]:

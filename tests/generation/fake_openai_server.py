@@ -16,7 +16,15 @@ Only ``POST /v1/chat/completions`` (non-streaming). Switches on ``server.state``
 - ``fault_rate`` / ``fault_seed``: that share of calls fails at random with 429, 500 or a stall longer
   than the client's time-out (``stall_seconds``), decided per call by a seeded RNG.
 
-``state.paid`` counts 200 answers per request-body hash, so a test can prove no call was paid twice.
+- ``distinct_content``: every answer differs (a marker from the request body is appended to each
+  text), so quality gates and caches see as many distinct records as there are slots (benchmarks).
+
+**Paid call**: a 200 answer with usage written to a client that was still connected. ``state.paid``
+counts them per request-body hash, so a test can prove no call was paid twice
+(``duplicate_paid_calls``). A client that hung up while its call was being answered (its time-out
+fired first) is not charged, as vLLM aborts such a request: those answers are counted in
+``state.abandoned`` and a client retry of the same body then is not a duplicate. Only a time-out that
+fires in the instant between the answer being written and being read can still make one.
 
 ``state.requests`` records each request's JSON body and headers (lower-cased names) for assertions.
 
@@ -30,6 +38,8 @@ import hashlib
 import json
 import random
 import re
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -83,11 +93,13 @@ class FakeServerState:
     fault_rate: float = 0.0
     fault_seed: int = 0
     stall_seconds: float = 3.0
+    distinct_content: bool = False
     record_requests: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
     paid: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
     calls: int = 0
+    abandoned: int = 0
     _failures: list[int] = field(default_factory=list)
     _truncate: int = 0
     _rng: random.Random | None = None
@@ -206,11 +218,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
             return
 
-        content = state.content if state.content is not None else _default_content(body)
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        content = state.content if state.content is not None else _default_content(
+            body, marker=digest[:10] if state.distinct_content else "")
         finish_reason = "stop"
         if state._take_truncation():
             content, finish_reason = content[: len(content) // 2], "length"
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        if self._client_gone():
+            with state._lock:
+                state.abandoned += 1
+            return
         with state._lock:
             state.paid[digest] = state.paid.get(digest, 0) + 1
         self._send(
@@ -235,6 +252,14 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
+    def _client_gone(self) -> bool:
+        """True when the client closed the connection (its time-out fired) before we answered."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
@@ -249,11 +274,25 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (timeout test): nothing to answer
 
 
-def _default_content(body: dict[str, Any]) -> str:
+def _default_content(body: dict[str, Any], *, marker: str = "") -> str:
     prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
     schemas = _SCHEMA_LINE.findall(prompt)
     record = STEP_DEFAULTS.get(schemas[-1], DEFAULT_DIALOGUE) if schemas else DEFAULT_DIALOGUE
+    if marker:
+        record = _marked(record, marker)
     return json.dumps(record, ensure_ascii=False)
+
+
+_UNMARKED = frozenset({"role", "subcategories", "items", "steps", "final_answer"})
+
+
+def _marked(value: Any, marker: str) -> Any:
+    """``value`` with ``marker`` appended to every text in it (lists of names stay as they are)."""
+    if isinstance(value, dict):
+        return {k: v if k in _UNMARKED else _marked(v, marker) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_marked(v, marker) for v in value]
+    return f"{value}（编号 {marker}）" if isinstance(value, str) else value
 
 
 @contextmanager
