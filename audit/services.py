@@ -260,7 +260,7 @@ def _locked_head() -> AuditChainHead:
 
 
 def audit_queue_drain() -> None:
-    """Sequence the queue unless another process is already doing it; call outside a transaction.
+    """Sequence the queue unless another process is already doing it.
 
     Each writer calls it right after its commit; checkpoints and the heartbeat call it too. It
     never waits for another sequencer: whoever holds the sequencer lock looks at the queue again
@@ -270,7 +270,10 @@ def audit_queue_drain() -> None:
     """
     connection = transaction.get_connection()
     if connection.in_atomic_block:
-        raise RuntimeError("audit_queue_drain() runs outside a transaction (it commits one batch at a time)")
+        # Inside a caller's transaction nothing can be committed batch by batch: sequence the
+        # queue there, holding the head lock until that transaction ends.
+        audit_pending_sequence()
+        return
     if connection.vendor == "postgresql":
         _drain_postgresql()
         return

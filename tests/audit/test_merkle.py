@@ -122,3 +122,41 @@ def test_consistency_attacks_are_refused(attack: str) -> None:
 def test_missing_node_is_reported_not_guessed() -> None:
     with pytest.raises(LookupError, match="tree node level 0 index 3 is missing"):
         merkle.resolve_ranges([(3, 4)], lambda keys: {})
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5, 8, 13, 40])
+def test_extend_completes_the_same_nodes_as_append_from_any_start_and_says_which(batch: int) -> None:
+    for start in range(0, 17):
+        one_by_one, bulk = merkle.Frontier(), merkle.Frontier()
+        for leaf in LEAVES[:start]:
+            one_by_one.append(leaf)
+            bulk.append(leaf)
+        expected: set[tuple[int, int, bytes]] = set()
+        got: set[tuple[int, int, bytes]] = set()
+        for offset in range(start, len(LEAVES), batch):
+            leaves = LEAVES[offset : offset + batch]
+            for leaf in leaves:
+                expected.update(one_by_one.append(leaf))
+            runs = bulk.extend(leaves)
+            assert [(level, first, len(hashes)) for level, first, hashes in runs] == merkle.completed_ranges(
+                offset, offset + len(leaves)
+            )
+            for level, first, hashes in runs:
+                assert hashes, "a run is never empty"
+                got.update((level, first + i, value) for i, value in enumerate(hashes))
+            assert (bulk.size, bulk.hashes) == (one_by_one.size, one_by_one.hashes)
+        assert got == expected
+        assert {merkle.node_key(level, index): value for level, index, value in got}.items() <= STORE.items()
+
+
+def test_extend_with_nothing_changes_nothing() -> None:
+    frontier = merkle.Frontier()
+    frontier.extend(LEAVES[:5])
+    assert frontier.extend([]) == [] and frontier.size == 5 and frontier.root() == merkle.root_from_leaves(LEAVES[:5])
+
+
+def test_ranges_node_keys_are_what_resolve_ranges_fetches() -> None:
+    ranges = [(5, 6), *merkle.inclusion_proof_ranges(5, 23), (0, 23)]
+    asked: list[set[int]] = []
+    merkle.resolve_ranges(ranges, lambda keys: asked.append(set(keys)) or fetch(keys))
+    assert asked == [merkle.ranges_node_keys(ranges)]

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from audit import merkle
 from audit.models import AuditCheckpoint, AuditEvent
+from audit.proofs import ProofError, audit_inclusion_proof
 from audit.services import audit_event_append
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("audit_triggers_off")]
@@ -52,6 +53,51 @@ def test_audit_proof_prints_verifiable_proofs() -> None:
         run("audit_proof", "--seq", "9", "--tree-size", "6")
     with pytest.raises(CommandError, match="give --seq"):
         run("audit_proof")
+
+
+def _verifies(proof: dict) -> bool:
+    return merkle.verify_inclusion(
+        proof["leaf_index"],
+        proof["tree_size"],
+        bytes.fromhex(proof["leaf_hash"]),
+        [bytes.fromhex(h) for h in proof["audit_path"]],
+        bytes.fromhex(proof["checkpoint"]["root_hash"]),
+    )
+
+
+def test_proofs_follow_the_latest_checkpoint_as_new_ones_are_signed() -> None:
+    _log(6)
+    with pytest.raises(ProofError, match="no checkpoint covers"):
+        audit_inclusion_proof(seq=3)
+    run("audit_checkpoint")
+    first = audit_inclusion_proof(seq=3)
+    assert (first["checkpoint"]["index"], first["tree_size"]) == (1, 6) and _verifies(first)
+    assert first == {**audit_inclusion_proof(seq=3, tree_size=6), "checkpoint": first["checkpoint"]}
+    _log(4)
+    with pytest.raises(ProofError, match="no checkpoint covers"):
+        audit_inclusion_proof(seq=9)
+
+    run("audit_checkpoint")
+
+    later = audit_inclusion_proof(seq=3)
+    assert (later["checkpoint"]["index"], later["tree_size"]) == (2, 10) and _verifies(later)
+    assert audit_inclusion_proof(seq=9)["tree_size"] == 10
+    assert audit_inclusion_proof(seq=3, checkpoint_index=1) == first
+    with pytest.raises(ProofError, match="event 11 is not in a tree of 10 events"):
+        audit_inclusion_proof(seq=11, tree_size=10)
+
+
+def test_a_checkpoint_seen_before_is_read_again_once_its_row_differs() -> None:
+    _log(6)
+    run("audit_checkpoint")
+    assert audit_inclusion_proof(seq=3)["tree_size"] == 6
+    AuditCheckpoint.objects.filter(index=1).update(tree_size=5, checkpoint_hash="0" * 64)
+
+    proof = audit_inclusion_proof(seq=3)
+
+    assert (proof["tree_size"], proof["checkpoint"]["tree_size"]) == (5, 5)
+    with pytest.raises(ProofError, match="no checkpoint covers"):
+        audit_inclusion_proof(seq=6)
 
 
 def test_audit_verify_names_the_first_bad_checkpoint_and_a_stale_heartbeat() -> None:

@@ -138,9 +138,13 @@ def test_a_failure_after_commit_keeps_the_event_queued_for_the_next_append(monke
     assert audit_chain_verify().ok
 
 
-def test_draining_inside_a_transaction_is_refused() -> None:
-    with transaction.atomic(), pytest.raises(RuntimeError, match="outside a transaction"):
+def test_draining_inside_a_transaction_sequences_the_queue_in_that_transaction() -> None:
+    queue_as_a_crashed_writer(2)
+    with transaction.atomic():
         audit_queue_drain()
+        assert [seq for seq, _action, _id in logged_actions()] == [1, 2]
+        assert AuditPendingEvent.objects.count() == 0
+    assert audit_chain_verify().ok
 
 
 def test_pending_sequence_in_a_transaction_takes_in_the_callers_own_queued_event() -> None:
