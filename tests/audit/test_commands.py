@@ -38,6 +38,20 @@ def test_audit_verify_succeeds_on_an_intact_log() -> None:
 
 
 @pytest.mark.django_db
+def test_audit_verify_warns_about_committed_events_still_queued() -> None:
+    from audit.models import AuditPendingEvent
+
+    _append(2)
+    AuditPendingEvent.objects.create(actor_name="system", action="crashed.writer", object_type="x", object_id="1")
+
+    code, stdout, stderr = _run_verify()
+
+    assert (code, stderr) == (0, "")
+    assert stdout.startswith("audit log verified: 2 events, 0 checkpoints\n")
+    assert "warning: 1 committed events are queued and not yet in the log" in stdout
+
+
+@pytest.mark.django_db
 def test_audit_verify_succeeds_on_an_empty_log() -> None:
     assert _run_verify() == (0, "audit log verified: 0 events, 0 checkpoints\n", "")
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from audit.models import AuditCheckpoint
+from audit.models import AuditCheckpoint, AuditPendingEvent
 from audit.verify import audit_chain_verify
 
 
@@ -56,6 +56,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"audit log verified: {result.events_checked} events, {result.checkpoints_checked} checkpoints"
             )
+            self._report_queue()
             return
         if result.first_bad_checkpoint is not None:
             reason = result.reason.removeprefix(f"checkpoint {result.first_bad_checkpoint}: ")
@@ -67,3 +68,16 @@ class Command(BaseCommand):
             self.stderr.write(f"audit log verification FAILED at event {result.first_bad_seq}: {reason}")
         # SystemExit rather than CommandError: the message above is the whole report, unprefixed.
         raise SystemExit(1)
+
+    def _report_queue(self) -> None:
+        """Events committed but not yet sequenced are not part of the signed log yet; say so."""
+        queued = AuditPendingEvent.objects.order_by("id")
+        count = queued.count()
+        if not count:
+            return
+        oldest = queued.values_list("submitted_at", flat=True).first()
+        age = 0 if oldest is None else int((timezone.now() - oldest).total_seconds())
+        self.stdout.write(
+            f"warning: {count} committed events are queued and not yet in the log (oldest {age} s); "
+            "the next append, checkpoint or `audit_checkpoint --heartbeat` sequences them"
+        )
