@@ -177,3 +177,12 @@ def test_a_writer_that_finds_the_sequencer_busy_returns_and_the_holder_takes_its
     # The holder (here played by the other connection) drains after releasing; so does this call.
     audit_queue_drain()
     assert logged_actions() == [(1, "a.first", "1"), (2, "a.while_busy", "2")]
+
+
+def test_a_queued_payload_reaches_the_log_unchanged() -> None:
+    payload = {"名称": "脱敏文本 <PERSON>", "counts": [1, 0, {"held": None, "ok": True}], "sha256": "ab" * 32}
+
+    audit_event_append(actor=None, action="a.payload", object_type="x", object_id="r-1", payload=payload)
+
+    assert AuditEvent.objects.get().payload == payload
+    assert audit_chain_verify().ok
