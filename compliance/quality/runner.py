@@ -115,7 +115,9 @@ def run_quality_suite(
     def relevance() -> GateOutcome:
         outcome, report.similarities = relevance_gate(
             items, topic=context.topic, embedder=embedder, min_relevance=t["min_relevance"],
-            max_rate=t["max_off_topic_rate"], max_records=int(t["embedding_max_records"]), seed=context.seed)
+            max_rate=t["max_off_topic_rate"], max_records=int(t["embedding_max_records"]),
+            borderline_band=t["relevance_borderline_band"], max_borderline=int(t["relevance_max_borderline_embeds"]),
+            seed=context.seed)
         return outcome
 
     run("consistency", t["max_inconsistent_rate"],
@@ -125,7 +127,8 @@ def run_quality_suite(
         lambda: duplicate_gate(items, max_rate=t["max_near_duplicate_rate"], jaccard=t["near_duplicate_jaccard"],
                                prior=context.prior))
     run("diversity", t["min_distinct_2"],
-        lambda: diversity_gate(items, thresholds=t, embedder=embedder, requested_mix=mix, seed=context.seed))
+        lambda: diversity_gate(items, thresholds=t, embedder=embedder, requested_mix=mix, seed=context.seed,
+                               spread_sample=int(t["embedding_max_records"])))
     run("relevance", t["max_off_topic_rate"], relevance)
     run("contamination", t["max_contaminated_rate"],
         lambda: contamination_gate(items, benchmarks=context.benchmarks,

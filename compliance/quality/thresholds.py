@@ -23,7 +23,8 @@ QUALITY_THRESHOLDS: dict[str, tuple[float, float, float, str]] = {
     "max_compression_ratio": (12.0, 1.0, 1000.0, "raw / zlib-compressed size of the whole set (filler compresses)"),
     "min_embedding_spread": (0.02, 0.0, 2.0, "mean pairwise cosine distance of record embeddings"),
     "max_category_deviation": (0.15, 0.0, 1.0, "total variation distance between requested and actual category mix"),
-    "min_relevance": (0.35, 0.0, 1.0, "calibrated similarity to the task/domain below which a record is off-topic"),
+    "min_relevance": (0.25, 0.0, 1.0, "calibrated relevance (0: unrelated text, 1: the dataset's typical record) "
+                      "below which a record is off-topic"),
     "max_off_topic_rate": (0.05, 0.0, 1.0, "share of off-topic records"),
     "contamination_min_shared_ngrams": (2, 1, 1000, "shared benchmark n-grams that make a record contaminated"),
     "max_contaminated_rate": (0.01, 0.0, 1.0, "share of contaminated records (they are dropped either way)"),
@@ -35,10 +36,16 @@ QUALITY_THRESHOLDS: dict[str, tuple[float, float, float, str]] = {
     "manual_review_sample_size": (4000, 1, 1_000_000, "records in the manual review sample, min(this, all)"),
     "min_manual_pass_rate": (0.96, 0.0, 1.0, "share of reviewed items the approvers passed"),
     "min_unseen_ngram_share": (0.0, 0.0, 1.0, "mean share of 3-grams in no source and no other record"),
-    "embedding_max_records": (2000, 10, 1_000_000, "records embedded for relevance/spread; a seeded sample beyond it"),
+    "embedding_max_records": (150, 10, 1_000_000, "records embedded: all up to this many, else a seeded sample that "
+                              "gives embedding spread and calibrates the lexical relevance score of every record"),
+    "relevance_borderline_band": (0.15, 0.0, 1.0, "records whose lexical relevance is this close to min_relevance "
+                                  "are embedded (borderline)"),
+    "relevance_max_borderline_embeds": (40, 0, 1_000_000, "most borderline records embedded per dataset "
+                                        "(time budget)"),
 }
 INTEGER_KEYS = frozenset({"contamination_min_shared_ngrams", "acceptance_sample_size", "manual_review",
-                          "manual_review_sample_size", "embedding_max_records"})
+                          "manual_review_sample_size", "embedding_max_records",
+                          "relevance_max_borderline_embeds"})
 DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {name: spec[0] for name, spec in QUALITY_THRESHOLDS.items()}
 
 

