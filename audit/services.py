@@ -377,41 +377,27 @@ def _sequence_locked(head: AuditChainHead, *, extra: Sequence[_Submission] = ())
     events: list[AuditEvent] = []
     nodes: list[AuditTreeNode] = []
     for submission in submissions:
-        seq = head.last_seq + 1
-        document_bytes = audit_event_canonical_bytes(
-            seq=seq,
-            created_at=created_at,
-            actor_id=submission.actor_id,
-            actor_name=submission.actor_name,
-            action=submission.action,
-            object_type=submission.object_type,
-            object_id=submission.object_id,
-            payload=submission.payload,
-            prev_hash=head.last_hash,
-            key_id=key.key_id,
-        )
+        fields: dict[str, Any] = {
+            "seq": head.last_seq + 1,
+            "created_at": created_at,
+            "actor_id": submission.actor_id,
+            "actor_name": submission.actor_name,
+            "action": submission.action,
+            "object_type": submission.object_type,
+            "object_id": submission.object_id,
+            "payload": submission.payload,
+            "prev_hash": head.last_hash,
+            "key_id": key.key_id,
+        }
+        document_bytes = audit_event_canonical_bytes(**fields)
         event_hash = hashlib.sha256(document_bytes).hexdigest()
-        events.append(
-            AuditEvent(
-                seq=seq,
-                created_at=created_at,
-                actor_id=submission.actor_id,
-                actor_name=submission.actor_name,
-                action=submission.action,
-                object_type=submission.object_type,
-                object_id=submission.object_id,
-                payload=submission.payload,
-                prev_hash=head.last_hash,
-                event_hash=event_hash,
-                key_id=key.key_id,
-                signature=key.private_key.sign(audit_signature_message(event_hash)).hex(),
-            )
-        )
+        signature = key.private_key.sign(audit_signature_message(event_hash)).hex()
+        events.append(AuditEvent(**fields, event_hash=event_hash, signature=signature))
         for level, index, value in frontier.append(merkle.leaf_hash(document_bytes)):
             nodes.append(AuditTreeNode(key=merkle.node_key(level, index), hash=value.hex()))
-        head.last_seq = seq
+        head.last_seq = fields["seq"]
         head.last_hash = event_hash
-        if interval and seq % interval == 0:
+        if interval and head.last_seq % interval == 0:
             # Imported here: audit.checkpoints imports this module.
             from audit.checkpoints import checkpoint_create_locked
 
