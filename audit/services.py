@@ -224,10 +224,19 @@ def audit_event_append(
                 json.dumps(submission.payload, ensure_ascii=False),
             ],
         )
-    # robust: the change and its queued event have committed; should sequencing fail now, the event
-    # stays queued (logged) and the next append, checkpoint or heartbeat sequences it.
-    transaction.on_commit(audit_queue_drain, robust=True)
+    if not _drain_registered():
+        # robust: the change and its queued event have committed; should sequencing fail now, the
+        # event stays queued (logged) and the next append, checkpoint or heartbeat sequences it.
+        transaction.on_commit(audit_queue_drain, robust=True)
     return None
+
+
+def _drain_registered() -> bool:
+    """True when this transaction already drains the queue on commit (one drain covers all its
+    events). Django drops a callback with the savepoint it was registered in, so a drain found
+    here still runs if and only if this event commits."""
+    callbacks = getattr(transaction.get_connection(), "run_on_commit", None) or []
+    return any(isinstance(entry, tuple) and audit_queue_drain in entry for entry in callbacks)
 
 
 def audit_sequencing_mode() -> str:

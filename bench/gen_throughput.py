@@ -7,6 +7,9 @@ runs from submit until the gates step has moved the request on; the ratio is wal
 ideal = records × calls per record × 0.2 s / concurrency. For 2 worker processes each gets half the
 concurrency (the job still has 32 calls in flight in all) and they take the job's chunks from one queue.
 
+The server sets TCP_NODELAY as uvicorn and vLLM do (before it did not, and Nagle's algorithm with the
+client's delayed ACK added ~40 ms to every call: 0.246 s for a 0.2 s call, a 1.2x ratio on its own).
+
 Workers are started and warmed up (models loaded at worker start, one small job run) before the clock
 starts: a job on a running deployment does not pay for process start-up.
 

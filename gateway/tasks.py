@@ -24,14 +24,24 @@ def _fail_closed(request_id: int, step: str, exc: BaseException) -> None:
     pipelines.request_fail(request_id=request_id, reason=f"{step} failed: {type(exc).__name__}: {exc}")
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def dataset_request_generate(request_id: int) -> None:
-    ranges = pipelines.generation_start(request_id=request_id)
+CHUNK_MAX_RETRIES = 5
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=CHUNK_MAX_RETRIES)
+def dataset_request_generate(self: Task, request_id: int) -> None:
+    # Starting pays for the calls every slot shares (once per job), then fans the chunks out.
+    try:
+        ranges = pipelines.generation_start(request_id=request_id)
+    except TransientGenerationError as exc:
+        if self.request.retries >= CHUNK_MAX_RETRIES:
+            _fail_closed(request_id, "generation planning", exc)
+            return
+        raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries)) from exc
+    except Exception as exc:
+        _fail_closed(request_id, "generation planning", exc)
+        return
     for start, end in ranges:
         generation_chunk_run.delay(request_id, start, end)
-
-
-CHUNK_MAX_RETRIES = 5
 
 
 def worker_warm_up() -> None:

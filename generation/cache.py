@@ -125,6 +125,8 @@ class Meter:
     completion_tokens: int = 0
     # One entry per call, paid or answered from the cache: tokens and retries (no text).
     log: list[dict[str, Any]] = field(default_factory=list)
+    # A slot's calls run on one thread, but a job's shared steps are planned on several.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 class MeteredBackend:
@@ -151,19 +153,22 @@ class MeteredBackend:
                        max_tokens=max_tokens, seed=seed, json_mode=json_mode)
         hit = self.store.get(key)
         if hit is not None:
-            self.meter.cache_hits += 1
-            self.meter.log.append({"cached": True, "prompt_tokens": hit.prompt_tokens,
-                                   "completion_tokens": hit.completion_tokens})
+            with self.meter.lock:
+                self.meter.cache_hits += 1
+                self.meter.log.append({"cached": True, "prompt_tokens": hit.prompt_tokens,
+                                       "completion_tokens": hit.completion_tokens})
             return replace(hit, cached=True)
         if self.cancel is not None and self.cancel.is_set():
             raise GenerationCancelled("the job was stopped before this call")
         completion = self.inner.complete(messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
                                          json_mode=json_mode)
-        self.meter.calls += 1
-        self.meter.retries += completion.retries
-        self.meter.prompt_tokens += completion.prompt_tokens
-        self.meter.completion_tokens += completion.completion_tokens
-        self.meter.log.append({"cached": False, "prompt_tokens": completion.prompt_tokens,
-                               "completion_tokens": completion.completion_tokens, "retries": completion.retries})
+        with self.meter.lock:
+            self.meter.calls += 1
+            self.meter.retries += completion.retries
+            self.meter.prompt_tokens += completion.prompt_tokens
+            self.meter.completion_tokens += completion.completion_tokens
+            self.meter.log.append({"cached": False, "prompt_tokens": completion.prompt_tokens,
+                                   "completion_tokens": completion.completion_tokens,
+                                   "retries": completion.retries})
         self.store.put(key, completion, self.slot_index)
         return completion

@@ -13,6 +13,9 @@ import threading
 import time
 from typing import Any
 
+# openai looks up the legacy ``httpx`` module in sys.modules on every call: were a library imported lazily on
+# another thread (screening models) importing httpx just then, the call would see it half-initialised.
+import httpx  # noqa: F401
 import openai
 from openai.types.chat import ChatCompletion
 

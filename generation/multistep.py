@@ -18,6 +18,7 @@ import hashlib
 import json
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from string import Template
 from typing import Any
 
@@ -251,7 +252,11 @@ def _coprime_stride(size: int) -> int:
 
 
 class MultiStepStrategy:
-    """Theme → subcategories → items → record; list steps are shared by every slot (and cached)."""
+    """Theme → subcategories → items → record; list steps are shared by every slot (and cached).
+
+    ``plan`` pays for the shared steps once per job, before its chunks fan out to workers; ``generate``
+    then answers them from the response cache, whichever worker runs the slot.
+    """
 
     name = "multi_step"
 
@@ -272,58 +277,84 @@ class MultiStepStrategy:
             self._memo[key] = result
             return *result, True
 
-    def generate(self, *, spec: GenerationSpec, slot_index: int, backend: Backend) -> GeneratedRecord:
-        language = spec.language
-        theme = str(spec.option("theme") or spec.domain)
-        size = int(spec.option("size") or 0) or (slot_index + 1)
-        base = {"task": spec.task, "conditions": _conditions(spec), "theme": theme}
-        # Calls every slot shares are cached request-wide when the backend supports it (MeteredBackend).
-        shared_backend: Backend = getattr(backend, "shared", backend)
-        completions: list[Completion] = []
-        steps: list[dict[str, Any]] = []
+    def plan(self, *, spec: GenerationSpec, backend: Backend, concurrency: int = 8) -> list[dict[str, Any]]:
+        """Run every step the job's slots share (subcategories, then one items list per subcategory in use).
 
+        Returns the steps' provenance records. Raises ``GenerationError`` (transient or malformed) like
+        ``generate``; what was paid before the error is in the backend's cache.
+        """
+        size = max(1, int(spec.option("size") or 1))
+        weights, steps, _ = self._subcategories(spec, backend)
+        names = [name for name, _ in weights]
+        in_use: list[str] = []
+        for slot_index in range(size):
+            name = weighted_slot_choice(weights, slot_index, size)
+            if name not in in_use:
+                in_use.append(name)
+                if len(in_use) == len(names):
+                    break
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(in_use))),
+                                thread_name_prefix="plan") as pool:
+            for _, _, step, _ in pool.map(lambda name: self._items(spec, backend, name), in_use):
+                steps.append(step)
+        return steps
+
+    def _subcategories(
+        self, spec: GenerationSpec, backend: Backend
+    ) -> tuple[list[tuple[str, float]], list[dict[str, Any]], list[Completion]]:
+        """The subcategory mix (the request's, or the model's), its provenance step and any calls paid for it."""
         mix = spec.option("subcategories")
         if isinstance(mix, dict) and mix:
             weights = [(str(k), float(v)) for k, v in mix.items() if float(v) > 0]
-            steps.append({"step": "subcategories", "source": "request", "mix": dict(weights)})
-        elif isinstance(mix, list) and mix:
+            return weights, [{"step": "subcategories", "source": "request", "mix": dict(weights)}], []
+        if isinstance(mix, list) and mix:
             weights = [(str(k), 1.0) for k in mix]
-            steps.append({"step": "subcategories", "source": "request", "mix": dict(weights)})
-        else:
-            count = int(spec.option("subcategory_count") or 4)
-            # Seeded per request, not per slot: every slot asks the same question, so it is paid once.
-            seed = spec.seed * SLOT_SEED_MULTIPLIER
+            return weights, [{"step": "subcategories", "source": "request", "mix": dict(weights)}], []
+        theme = _theme(spec)
+        count = int(spec.option("subcategory_count") or 4)
+        # Seeded per request, not per slot: every slot asks the same question, so it is paid once.
+        seed = spec.seed * SLOT_SEED_MULTIPLIER
 
-            def subcategories() -> tuple[dict[str, Any], list[Completion], dict[str, Any]]:
-                return run_step(
-                    backend=shared_backend, template=STEP_TEMPLATES[("multi_step.subcategories", language)],
-                    values={**base, "topic": theme, "count": count}, schema_name="subcategories", spec=spec,
-                    seed=seed, step="subcategories",
-                )
+        def subcategories() -> tuple[dict[str, Any], list[Completion], dict[str, Any]]:
+            return run_step(
+                backend=backend, template=STEP_TEMPLATES[("multi_step.subcategories", spec.language)],
+                values={**_base_values(spec), "topic": theme, "count": count}, schema_name="subcategories",
+                spec=spec, seed=seed, step="subcategories",
+            )
 
-            parsed, calls, step, fresh = self._once(f"subcategories:{seed}", subcategories)
-            if fresh:
-                completions.extend(calls)
-            weights = [(name, 1.0) for name in parsed["subcategories"]]
-            steps.append({**step, "source": "model", "shared": True})
-        subcategory = weighted_slot_choice(weights, slot_index, size)
-        names = [name for name, _ in weights]
+        parsed, calls, step, fresh = self._once(f"subcategories:{seed}", subcategories)
+        weights = [(name, 1.0) for name in parsed["subcategories"]]
+        return weights, [{**step, "source": "model", "shared": True}], calls if fresh else []
 
+    def _items(
+        self, spec: GenerationSpec, backend: Backend, subcategory: str
+    ) -> tuple[list[str], list[Completion], dict[str, Any], bool]:
+        """The items list of ``subcategory``, its calls, its provenance step and whether this call paid for it."""
         per_sub = int(spec.option("items_per_subcategory") or 5)
         item_seed = spec.seed * SLOT_SEED_MULTIPLIER + _stable_int("items", subcategory) % SLOT_SEED_MULTIPLIER
 
         def items() -> tuple[dict[str, Any], list[Completion], dict[str, Any]]:
             return run_step(
-                backend=shared_backend, template=STEP_TEMPLATES[("multi_step.items", language)],
-                values={**base, "topic": subcategory, "count": per_sub}, schema_name="items", spec=spec,
-                seed=item_seed, step="items",
+                backend=backend, template=STEP_TEMPLATES[("multi_step.items", spec.language)],
+                values={**_base_values(spec), "topic": subcategory, "count": per_sub}, schema_name="items",
+                spec=spec, seed=item_seed, step="items",
             )
 
         parsed, calls, step, fresh = self._once(f"items:{item_seed}:{subcategory}", items)
+        return list(parsed["items"]), calls, {**step, "shared": True}, fresh
+
+    def generate(self, *, spec: GenerationSpec, slot_index: int, backend: Backend) -> GeneratedRecord:
+        theme = _theme(spec)
+        size = int(spec.option("size") or 0) or (slot_index + 1)
+        # Calls every slot shares are cached request-wide when the backend supports it (MeteredBackend).
+        shared_backend: Backend = getattr(backend, "shared", backend)
+        weights, steps, completions = self._subcategories(spec, shared_backend)
+        subcategory = weighted_slot_choice(weights, slot_index, size)
+        names = [name for name, _ in weights]
+        item_list, calls, step, fresh = self._items(spec, shared_backend, subcategory)
         if fresh:
-            completions.extend(calls)
-        steps.append({**step, "shared": True})
-        item_list = parsed["items"]
+            completions = [*completions, *calls]
+        steps.append(step)
         item = item_list[(slot_index // max(1, len(names))) % len(item_list)]
 
         topic = f"{theme} / {subcategory} / {item}"
@@ -342,6 +373,14 @@ class MultiStepStrategy:
         usage = {k: record.usage[k] + completions_usage[k] for k in record.usage}
         return GeneratedRecord(slot_index=slot_index, content=record.content, text=record.text,
                                provenance=provenance, usage=usage)
+
+
+def _theme(spec: GenerationSpec) -> str:
+    return str(spec.option("theme") or spec.domain)
+
+
+def _base_values(spec: GenerationSpec) -> dict[str, Any]:
+    return {"task": spec.task, "conditions": _conditions(spec), "theme": _theme(spec)}
 
 
 class KnowledgeTreeStrategy:

@@ -67,7 +67,12 @@ def chunk_ranges(total: int, chunk_size: int) -> list[tuple[int, int]]:
 
 
 def generation_start(*, request_id: int) -> list[tuple[int, int]]:
-    """submitted → generating. Returns the slot ranges to enqueue (empty if already started)."""
+    """Plan, then submitted → generating. Returns the slot ranges to enqueue (empty if already started).
+
+    Raises what ``generation_plan`` raises; the request is still submitted then, so a retry plans again
+    and answers the calls already paid from the cache.
+    """
+    generation_plan(request_id=request_id)
     with transaction.atomic():
         request = DatasetRequest.objects.select_for_update().get(pk=request_id)
         if request.state != S.SUBMITTED:
@@ -77,6 +82,38 @@ def generation_start(*, request_id: int) -> list[tuple[int, int]]:
                     payload={"chunks": len(chunk_ranges(job.total, job.chunk_size))})
         GenerationJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
         return chunk_ranges(job.total, job.chunk_size)
+
+
+def generation_plan(*, request_id: int) -> int:
+    """Pay once for the calls every slot shares (multi-step lists) before the job's chunks fan out.
+
+    Chunks start at once on several workers; if each paid for the shared steps it needed, the same call
+    would be paid once per chunk. Here they are paid by the one task that starts the job, written to the
+    response cache (request-wide entries, which every chunk loads) and booked on the job in one
+    transaction, so a redelivered start answers them from the cache. Returns the calls paid now.
+    Strategies without shared steps have nothing to plan. Raises ``TransientGenerationError`` when the
+    endpoint kept failing (worth a retry) and ``GenerationError`` when a shared step stayed malformed.
+    """
+    request = DatasetRequest.objects.select_related("job").get(pk=request_id)
+    if request.state != S.SUBMITTED:
+        return 0
+    strategy = strategy_for_name(request.strategy)
+    plan = getattr(strategy, "plan", None)
+    if plan is None:
+        return 0
+    backend = backend_from_settings(request.backend, seed=request.seed)
+    store = ResponseStore.load(request_id=request_id, start=0, end=0)  # the request-wide entries only
+    meter = Meter()
+    metered = MeteredBackend(backend, store=store, slot_index=None, meter=meter)
+    concurrency = 1 if backend.name == "offline" else max(1, int(gateway_setting("GENERATION_CONCURRENCY")))
+    try:
+        plan(spec=spec_for_request(request), backend=metered, concurrency=concurrency)
+    finally:
+        # Also after an error: what was paid is kept and booked, so the retry does not pay it again.
+        with transaction.atomic():
+            store.flush()
+            _account(job_id=request.job.pk, usage=_usage(meter, model_price(backend.model)))
+    return meter.calls
 
 
 def spec_for_request(request: DatasetRequest) -> GenerationSpec:

@@ -186,3 +186,29 @@ def test_a_queued_payload_reaches_the_log_unchanged() -> None:
 
     assert AuditEvent.objects.get().payload == payload
     assert audit_chain_verify().ok
+
+
+def test_one_drain_per_transaction_and_none_lost_with_a_rolled_back_savepoint(monkeypatch) -> None:
+    drains = {"n": 0}
+    original = services.audit_queue_drain
+
+    def counting() -> None:
+        drains["n"] += 1
+        original()
+
+    monkeypatch.setattr(services, "audit_queue_drain", counting)
+    with transaction.atomic():
+        for index in range(3):
+            audit_event_append(actor=None, action="a.many", object_type="x", object_id=index)
+    assert drains["n"] == 1
+
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            audit_event_append(actor=None, action="a.rolled_back", object_type="x", object_id=9)
+            raise RuntimeError("inner step failed")
+        # The drain registered inside the rolled-back savepoint went with it; this one registers anew.
+        audit_event_append(actor=None, action="a.kept", object_type="x", object_id=10)
+
+    assert drains["n"] == 2
+    assert [action for _seq, action, _id in logged_actions()] == ["a.many"] * 3 + ["a.kept"]
+    assert AuditPendingEvent.objects.count() == 0
