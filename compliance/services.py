@@ -118,19 +118,33 @@ def policy_version_lock(*, version: PolicyVersion, actor: Any) -> PolicyVersion:
     version's rules is pinned, so later edits to the base set never change what this version does
     (``compliance.safety.rules_for_version``).
     """
-    from .safety import rules_fingerprint
+    from .safety import (
+        EXEMPLAR_COLUMNS,
+        EXEMPLARS_PATH,
+        LEXICON_COLUMNS,
+        LEXICON_PATH,
+        read_csv_rows,
+        rules_fingerprint,
+    )
 
     with transaction.atomic():
         locked = PolicyVersion.objects.select_for_update().get(pk=version.pk)
         if locked.locked_at is None:
             own_terms = set(locked.safety_terms.values_list("risk_code", "lang", "term"))
-            base_terms = SafetyTerm.objects.filter(policy_version=None).values_list("risk_code", "lang", "term")
+            base_terms: Any = SafetyTerm.objects.filter(policy_version=None).values_list("risk_code", "lang", "term")
+            if not own_terms and not base_terms.exists():
+                # No lexicon in the database: the draft screened with the packaged seed, so pin that.
+                base_terms = read_csv_rows(LEXICON_PATH, LEXICON_COLUMNS)
             SafetyTerm.objects.bulk_create(
                 SafetyTerm(policy_version=locked, risk_code=r, lang=lang, term=t)
                 for r, lang, t in dict.fromkeys(base_terms) if (r, lang, t) not in own_terms
             )
             own_exemplars = set(locked.safety_exemplars.values_list("risk_code", "lang", "text"))
-            base_exemplars = SafetyExemplar.objects.filter(policy_version=None).values_list("risk_code", "lang", "text")
+            base_exemplars: Any = SafetyExemplar.objects.filter(policy_version=None).values_list(
+                "risk_code", "lang", "text"
+            )
+            if not own_exemplars and not base_exemplars.exists():
+                base_exemplars = read_csv_rows(EXEMPLARS_PATH, EXEMPLAR_COLUMNS)
             SafetyExemplar.objects.bulk_create(
                 SafetyExemplar(policy_version=locked, risk_code=r, lang=lang, text=t)
                 for r, lang, t in base_exemplars if (r, lang, t) not in own_exemplars

@@ -22,7 +22,7 @@ from compliance.labels import (
 from compliance.models import PolicyVersionLocked, SafetyExemplar, SafetyTerm
 from compliance.policy_schema import RISK_CODES
 from compliance.safety import rules_for_version, screen_safety
-from compliance.services import policy_version_create, policy_version_lock
+from compliance.services import policy_create, policy_version_create, policy_version_lock
 from gateway import services
 from gateway.models import LegalBasis, Source
 
@@ -379,3 +379,24 @@ def test_screen_api_is_for_policy_admins(api: Any, people: dict[str, Any], polic
         "/api/v1/compliance/screen", {"policy": "nope", "lines": [{"id": 1, "text": "x"}]}, format="json"
     )
     assert bad.status_code == 400 and "nope" in json.dumps(bad.json())
+
+
+def test_a_version_published_without_a_lexicon_in_the_database_pins_the_packaged_seed() -> None:
+    """The draft screened with the packaged seed (no base set in the database); publishing pins
+    that seed, so the published version screens exactly as the draft did instead of failing."""
+    from compliance.screening import screen_content
+
+    SafetyTerm.objects.filter(policy_version=None).delete()
+    SafetyExemplar.objects.filter(policy_version=None).delete()
+    version = policy_version_create(policy=policy_create(name="no-lexicon", actor=None), actor=None)
+    benign, harmful = "客户咨询理财产品的风险等级。", "教你制造炸弹"
+    draft = [screen_content(content=text, policy_version=version, pseudonym_scope="t").accepted
+             for text in (benign, harmful)]
+
+    policy_version_lock(version=version, actor=None)
+    version.refresh_from_db()
+
+    published = [screen_content(content=text, policy_version=version, pseudonym_scope="t").accepted
+                 for text in (benign, harmful)]
+    assert draft == published == [True, False]
+    assert version.safety_terms.count() > 100
