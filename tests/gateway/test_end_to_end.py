@@ -55,6 +55,19 @@ def _redis_url() -> str | None:
         return None
 
 
+def shared_redis_url() -> str:
+    """The Redis broker URL for tests that start worker processes; skips (fails in CI) without
+    Redis, and skips on an in-memory SQLite database that worker processes cannot share."""
+    redis_url = _redis_url()
+    if redis_url is None:
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not reachable in CI; .ci/run should have started it")
+        pytest.skip("Redis is not reachable at REDIS_URL; start it to run this test")
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:"):
+        pytest.skip("in-memory SQLite cannot be shared with worker processes")
+    return redis_url
+
+
 def _database_url_for_subprocess() -> str:
     db = connection.settings_dict
     if connection.vendor == "postgresql":
@@ -65,13 +78,7 @@ def _database_url_for_subprocess() -> str:
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_two_celery_worker_processes_run_a_job_through_redis(tmp_path: Path) -> None:
-    redis_url = _redis_url()
-    if redis_url is None:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not reachable in CI; .ci/run should have started it")
-        pytest.skip("Redis is not reachable at REDIS_URL; start it to run this test")
-    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:"):
-        pytest.skip("in-memory SQLite cannot be shared with worker processes")
+    redis_url = shared_redis_url()
     env = clean_env(DATABASE_URL=_database_url_for_subprocess(), CELERY_BROKER_URL=redis_url,
                     GATEWAY_VAR_DIR=str(tmp_path), GATEWAY_DATASET_DIR=str(tmp_path / "datasets"),
                     AUDIT_SIGNING_KEY_PATH=str(tmp_path / "audit.pem"))

@@ -3,7 +3,6 @@ chunks run them at once: in threads of one process, or in two real ``celery work
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -12,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from gateway import pipelines, services
 from gateway.celery import app
@@ -21,7 +20,7 @@ from gateway.pipelines.generation import generation_plan
 from gateway.tasks import dataset_request_generate
 from generation.models import CachedResponse
 from tests.gateway.helpers import new_request
-from tests.gateway.test_end_to_end import _database_url_for_subprocess, _redis_url, clean_env
+from tests.gateway.test_end_to_end import _database_url_for_subprocess, clean_env, shared_redis_url
 from tests.gateway.test_two_workers import DONE_STATES, ROOT, _start_workers, _stop
 from tests.generation.fake_openai_server import FakeOpenAIServer, running_fake_openai_server
 
@@ -137,13 +136,7 @@ def test_a_shared_step_that_stays_malformed_fails_the_request_before_any_chunk_r
 def test_two_worker_processes_pay_a_multistep_jobs_shared_steps_once(
     people: dict[str, Any], policy_version: Any, settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis_url = _redis_url()
-    if redis_url is None:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not reachable in CI; .ci/run should have started it")
-        pytest.skip("Redis is not reachable at REDIS_URL; start it to run this test")
-    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:"):
-        pytest.skip("in-memory SQLite cannot be shared with worker processes")
+    redis_url = shared_redis_url()
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
 

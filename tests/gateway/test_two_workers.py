@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -12,7 +11,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from gateway import services
 from gateway.celery import app
@@ -22,7 +20,7 @@ from generation.knowledge import parse_tree_document
 from generation.models import KnowledgeTree
 from generation.services import SEED_TREE_PATH, SEED_TREE_SLUG, tree_store
 from tests.gateway.helpers import new_request
-from tests.gateway.test_end_to_end import _database_url_for_subprocess, _redis_url, clean_env
+from tests.gateway.test_end_to_end import _database_url_for_subprocess, clean_env, shared_redis_url
 from tests.generation.fake_openai_server import running_fake_openai_server
 
 ROOT = Path(settings.BASE_DIR)
@@ -66,13 +64,7 @@ def _stop(workers: list[subprocess.Popen[Any]]) -> None:
 def test_two_worker_processes_share_one_job_without_duplicates(
     people: dict[str, Any], policy_version: Any, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis_url = _redis_url()
-    if redis_url is None:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not reachable in CI; .ci/run should have started it")
-        pytest.skip("Redis is not reachable at REDIS_URL; start it to run this test")
-    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:"):
-        pytest.skip("in-memory SQLite cannot be shared with worker processes")
+    redis_url = shared_redis_url()
     if not KnowledgeTree.objects.filter(slug=SEED_TREE_SLUG).exists():
         # An earlier transactional test flushed the tables, seed data included.
         tree_store(parse_tree_document(SEED_TREE_PATH.read_text(encoding="utf-8")))
