@@ -236,3 +236,19 @@ class SafetyExemplar(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         _check_not_locked(self.policy_version_id)
         super().save(*args, **kwargs)
+
+
+class EmbeddingVector(models.Model):
+    """A sentence embedding computed once and kept for the quality gates of any process.
+
+    Workers embed the records the gates will sample while generation waits on the network; the
+    gates then read the vectors instead of computing them. ``key`` is the SHA-256 of the embedder
+    name, the query/passage flag and the (masked, clipped) text; no text is stored.
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"embedding {self.key[:12]}"

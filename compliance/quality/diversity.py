@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .embeddings import Embedder
+from .embeddings import Embedder, embedding_sample
 from .text import ngrams, tokens
 from .types import GateOutcome, QualityItem
 
@@ -91,8 +90,7 @@ def diversity_gate(
     if metrics["compression_ratio"] > thresholds["max_compression_ratio"]:  # type: ignore[operator]
         failures.append(f"compression ratio {metrics['compression_ratio']} > {thresholds['max_compression_ratio']}")
     if embedder is not None and len(texts) >= 2:
-        rng = random.Random(seed)  # noqa: S311 - reproducible sample
-        sample = rng.sample(texts, min(spread_sample, len(texts)))
+        sample = [texts[i] for i in embedding_sample(texts, min(spread_sample, len(texts)), seed=seed)]
         spread = embedding_spread(embedder.embed(sample))
         metrics["embedding_spread"] = round(spread, 4)
         metrics["embedding_spread_sample"] = len(sample)

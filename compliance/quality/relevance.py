@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .embeddings import Embedder
+from .embeddings import Embedder, embedding_sample
 from .text import is_cjk, tokens
 from .types import GateOutcome, QualityItem, rate_outcome
 
@@ -320,7 +320,7 @@ def score_all(
         return Scored(cal.calibrate(texts, margins), [EMBEDDING] * n, {}, cal,
                       {"method": "embedding, every record", "embedded": n})
 
-    sample = random.Random(seed).sample(range(n), int(sample_size))  # noqa: S311 - the diversity gate's sample
+    sample = embedding_sample(texts, int(sample_size), seed=seed)  # the diversity gate's sample
     sample_texts = [texts[i] for i in sample]
     sample_margins = embedding_margins(sample_texts, topic=topic, embedder=embedder)
     cal = calibration(sample_texts, sample_margins, topic=topic, embedder=embedder)

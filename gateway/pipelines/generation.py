@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import socket
 import threading
@@ -60,6 +61,8 @@ DEFAULT_TASKS = {
 # Request options the strategies read; anything else in ``options`` is ignored by generation.
 SPEC_OPTIONS = ("theme", "subcategories", "subcategory_count", "items_per_subcategory", "task_types", "difficulty",
                 "refine")
+
+logger = logging.getLogger(__name__)
 
 
 def chunk_ranges(total: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -392,6 +395,38 @@ class _Batch:
         items, self.items = self.items, []
         if items:
             self.written += _store_batch(items, job_id=self.chunk.request.job.pk)
+            _embed_for_gates(self.chunk.request, [item.record for item in items if item.record is not None])
+
+
+# Records the gates will probably sample are embedded ahead; the margin covers the spread of the sample.
+GATE_SAMPLE_MARGIN = 1.25
+
+
+def _embed_for_gates(request: DatasetRequest, records: list[Record]) -> None:
+    """Embed the accepted records the quality gates' seeded sample will take, while this chunk's
+    calls are still in flight, and keep the vectors for the gates (``EmbeddingVector``).
+
+    The sample is chosen by a hash of each record's text (``embedding_sample``), so a record's
+    chance of being in it is known here. Only an optimisation: on any error the gates compute the
+    vectors themselves, so nothing is skipped.
+    """
+    from compliance.quality.embeddings import get_embedder, sample_rank
+    from compliance.quality.thresholds import quality_thresholds
+    from gateway.pipelines.gates import content_to_item
+
+    try:
+        size = int(quality_thresholds(request.policy_version.gate_thresholds)["embedding_max_records"])
+        share = 1.0 if request.size <= size else min(1.0, GATE_SAMPLE_MARGIN * size / request.size)
+        texts = [
+            content_to_item(item_id=str(record.pk), content=record.content, text=record.text,
+                            kind=record.kind or request.kind, category=record.category).text
+            for record in records if record.status == Record.Status.ACCEPTED
+        ]
+        chosen = [text for text in texts if sample_rank(text, request.seed) < share]
+        if chosen:
+            get_embedder().embed(chosen)
+    except Exception:  # noqa: BLE001 - the gates embed whatever is missing
+        logger.exception("embedding ahead for the gates failed for request %s", request.pk)
 
 
 def _account(*, job_id: int, usage: dict[str, Any]) -> None:

