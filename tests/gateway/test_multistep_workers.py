@@ -3,8 +3,6 @@ chunks run them at once: in threads of one process, or in two real ``celery work
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,8 +18,8 @@ from gateway.pipelines.generation import generation_plan
 from gateway.tasks import dataset_request_generate
 from generation.models import CachedResponse
 from tests.gateway.helpers import new_request
-from tests.gateway.test_end_to_end import _database_url_for_subprocess, clean_env, shared_redis_url
-from tests.gateway.test_two_workers import DONE_STATES, ROOT, _start_workers, _stop
+from tests.gateway.test_end_to_end import shared_redis_url
+from tests.gateway.test_two_workers import DONE_STATES, _stop, start_openai_workers
 from tests.generation.fake_openai_server import FakeOpenAIServer, running_fake_openai_server
 
 SIZE, CHUNK = 20, 5
@@ -143,17 +141,7 @@ def test_two_worker_processes_pay_a_multistep_jobs_shared_steps_once(
     with running_fake_openai_server() as server:
         server.state.latency_seconds = 0.1
         server.state.record_requests = False
-        endpoint = {"GENERATION_BACKEND": "openai", "OPENAI_BASE_URL": server.base_url, "OPENAI_MODEL": "qwen-test",
-                    "OPENAI_API_KEY": "k", "OPENAI_TIMEOUT_SECONDS": "5", "OPENAI_MAX_RETRIES": "1",
-                    "GENERATION_CONCURRENCY": "4", "GENERATION_CHUNK_SIZE": str(CHUNK)}
-        settings.GATEWAY = {**settings.GATEWAY, "OPENAI_BASE_URL": server.base_url, "OPENAI_MODEL": "qwen-test",
-                            "GENERATION_CHUNK_SIZE": CHUNK}
-        env = clean_env(DATABASE_URL=_database_url_for_subprocess(), CELERY_BROKER_URL=redis_url,
-                        GATEWAY_VAR_DIR=str(tmp_path), GATEWAY_DATASET_DIR=str(tmp_path / "datasets"),
-                        AUDIT_SIGNING_KEY_PATH=str(settings.GATEWAY["AUDIT_SIGNING_KEY_PATH"]), **endpoint)
-        subprocess.run([sys.executable, "-m", "celery", "-A", "gateway", "purge", "-f"], cwd=ROOT, env=env,  # noqa: S603
-                       capture_output=True, timeout=60, check=False)
-        workers = _start_workers(env, [tmp_path / f"worker-{i}.log" for i in range(2)])
+        workers = start_openai_workers(settings, server, tmp_path, redis_url, chunk=CHUNK, timeout="5", retries="1")
         try:
             request = new_request(people["requester"], policy_version, size=SIZE, kind="qa", strategy="multi_step",
                                   backend="openai",

@@ -59,6 +59,23 @@ def _stop(workers: list[subprocess.Popen[Any]]) -> None:
             worker.kill()
 
 
+def start_openai_workers(
+    settings: Any, server: Any, tmp_path: Path, redis_url: str, *, chunk: int, timeout: str, retries: str
+) -> list[subprocess.Popen[Any]]:
+    """Point this process and two fresh worker processes (empty queue) at the fake OpenAI server."""
+    endpoint = {"GENERATION_BACKEND": "openai", "OPENAI_BASE_URL": server.base_url, "OPENAI_MODEL": "qwen-test",
+                "OPENAI_API_KEY": "k", "OPENAI_TIMEOUT_SECONDS": timeout, "OPENAI_MAX_RETRIES": retries,
+                "GENERATION_CONCURRENCY": "4", "GENERATION_CHUNK_SIZE": str(chunk)}
+    settings.GATEWAY = {**settings.GATEWAY, "OPENAI_BASE_URL": server.base_url, "OPENAI_MODEL": "qwen-test",
+                        "GENERATION_CHUNK_SIZE": chunk}
+    env = clean_env(DATABASE_URL=_database_url_for_subprocess(), CELERY_BROKER_URL=redis_url,
+                    GATEWAY_VAR_DIR=str(tmp_path), GATEWAY_DATASET_DIR=str(tmp_path / "datasets"),
+                    AUDIT_SIGNING_KEY_PATH=str(settings.GATEWAY["AUDIT_SIGNING_KEY_PATH"]), **endpoint)
+    subprocess.run([sys.executable, "-m", "celery", "-A", "gateway", "purge", "-f"], cwd=ROOT, env=env,  # noqa: S603
+                   capture_output=True, timeout=60, check=False)
+    return _start_workers(env, [tmp_path / f"worker-{i}.log" for i in range(2)])
+
+
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_two_worker_processes_share_one_job_without_duplicates(
@@ -77,18 +94,7 @@ def test_two_worker_processes_share_one_job_without_duplicates(
         server.state.fault_rate, server.state.fault_seed, server.state.stall_seconds = 0.1, 7, 1.5
         server.state.distinct_content = True
         server.state.record_requests = False
-        endpoint = {"GENERATION_BACKEND": "openai", "OPENAI_BASE_URL": server.base_url, "OPENAI_MODEL": "qwen-test",
-                    "OPENAI_API_KEY": "k", "OPENAI_TIMEOUT_SECONDS": "1", "OPENAI_MAX_RETRIES": "5",
-                    "GENERATION_CONCURRENCY": "4", "GENERATION_CHUNK_SIZE": str(CHUNK)}
-        settings.GATEWAY = {**settings.GATEWAY, "OPENAI_BASE_URL": server.base_url, "OPENAI_MODEL": "qwen-test",
-                            "GENERATION_CHUNK_SIZE": CHUNK}
-        env = clean_env(DATABASE_URL=_database_url_for_subprocess(), CELERY_BROKER_URL=redis_url,
-                        GATEWAY_VAR_DIR=str(tmp_path), GATEWAY_DATASET_DIR=str(tmp_path / "datasets"),
-                        AUDIT_SIGNING_KEY_PATH=str(settings.GATEWAY["AUDIT_SIGNING_KEY_PATH"]), **endpoint)
-        subprocess.run([sys.executable, "-m", "celery", "-A", "gateway", "purge", "-f"], cwd=ROOT, env=env,
-                       capture_output=True, timeout=60, check=False)
-        logs = [tmp_path / f"worker-{i}.log" for i in range(2)]
-        workers = _start_workers(env, logs)
+        workers = start_openai_workers(settings, server, tmp_path, redis_url, chunk=CHUNK, timeout="1", retries="5")
         try:
             request = new_request(people["requester"], policy_version, size=SIZE, kind="qa",
                                   strategy="knowledge_tree", backend="openai")
