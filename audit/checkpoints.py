@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from audit.canonical import canonical_json_bytes
 from audit.conf import audit_setting
-from audit.models import GENESIS_HASH, HEAD_PK, AuditChainHead, AuditCheckpoint
-from audit.services import audit_pending_sequence, audit_queue_drain, tree_frontier_of
+from audit.models import AuditChainHead, AuditCheckpoint
+from audit.services import audit_head_locked, audit_pending_sequence, audit_queue_drain, tree_frontier_of
 from audit.signing import ensure_public_key_registered, signing_key, sm2_signer
 
 CHECKPOINT_FORMAT = "synthgate-checkpoint/1"
@@ -94,11 +94,8 @@ def checkpoint_create(*, kind: str) -> AuditCheckpoint:
     Raises ``ImproperlyConfigured`` when the signing key is missing or retired.
     """
     with transaction.atomic():
-        head, _created = AuditChainHead.objects.select_for_update().get_or_create(
-            pk=HEAD_PK, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
-        )
-        audit_pending_sequence()
-        head.refresh_from_db()
+        head = audit_head_locked()
+        audit_pending_sequence(head)
         # Writers that found the head locked meanwhile rely on its holder to drain the queue after.
         transaction.on_commit(audit_queue_drain, robust=True)
         return checkpoint_create_locked(head=head, kind=kind)

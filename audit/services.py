@@ -206,16 +206,17 @@ def audit_event_append(
 
     if audit_sequencing_mode() == "in_transaction":
         with transaction.atomic():
-            events = _sequence_locked(_locked_head(), extra=[submission])
+            events = _sequence_locked(audit_head_locked(), extra=[submission])
         return events[-1]
-    with transaction.get_connection().cursor() as cursor:
+    connection = transaction.get_connection()
+    with connection.cursor() as cursor:
         # Plain SQL: this insert is on every writer's path and the ORM would double its CPU cost.
         cursor.execute(
             f"INSERT INTO {_PENDING_TABLE} "  # noqa: S608 (the model's own table name)
             "(submitted_at, actor_id, actor_name, action, object_type, object_id, payload) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
             [
-                transaction.get_connection().ops.adapt_datetimefield_value(timezone.now()),
+                connection.ops.adapt_datetimefield_value(timezone.now()),
                 submission.actor_id,
                 submission.actor_name,
                 submission.action,
@@ -247,15 +248,16 @@ def audit_sequencing_mode() -> str:
     return mode
 
 
-def audit_pending_sequence() -> int:
+def audit_pending_sequence(head: AuditChainHead | None = None) -> int:
     """Sequence every queued event visible to this transaction into the log; return how many.
 
-    For sweeps (heartbeat, checkpoints, the CLI): normally each writer sequences its own events.
+    ``head`` is the head row when the caller already holds it locked (a checkpoint), which is then
+    updated in place. For sweeps: normally each writer sequences its own events.
     """
     total = 0
     with transaction.atomic():
-        head = _locked_head()
-        while sequenced := _sequence_locked(head):
+        locked = head or audit_head_locked()
+        while sequenced := _sequence_locked(locked):
             total += len(sequenced)
     return total
 
@@ -270,7 +272,8 @@ class _Submission:
     payload: dict[str, Any]
 
 
-def _locked_head() -> AuditChainHead:
+def audit_head_locked() -> AuditChainHead:
+    """The chain head row, created for an empty log, locked until the current transaction ends."""
     head, _created = AuditChainHead.objects.select_for_update().get_or_create(
         pk=HEAD_PK, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
     )
@@ -295,16 +298,11 @@ def audit_queue_drain() -> None:
     if connection.vendor == "postgresql":
         _drain_postgresql()
         return
+    # Elsewhere (SQLite: one writer at a time anyway) wait for the head lock, one batch per commit.
     while True:
         with transaction.atomic():
-            head = AuditChainHead.objects.select_for_update(skip_locked=True).filter(pk=HEAD_PK).first()
-            if head is None:
-                if AuditChainHead.objects.filter(pk=HEAD_PK).exists():
-                    return  # Locked: its holder looks at the queue again after releasing it.
-                head = _locked_head()
-            if not _sequence_locked(head):
+            if not _sequence_locked(audit_head_locked()):
                 return
-        # Released after one batch (one commit): look again, as promised to writers that found it locked.
 
 
 # Session-level advisory lock naming "the sequencer is running" (any fixed 64-bit number).
@@ -332,7 +330,7 @@ def _drain_postgresql() -> None:
                 return  # Nothing queued, or another sequencer runs: it looks again after releasing.
             try:
                 with transaction.atomic():
-                    _sequence_locked(_locked_head())
+                    _sequence_locked(audit_head_locked())
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_SEQUENCER_LOCK])
 

@@ -207,6 +207,8 @@ def _run_chunk(request: DatasetRequest, todo: list[int], start: int, end: int) -
             "request_id": request.pk, "policy": policy.policy.name, "policy_version": policy.version,
             "policy_version_id": policy.pk, "source_ids": sorted(request.sources.values_list("pk", flat=True)),
             "source_hashes": sorted(request.sources.values_list("content_hash", flat=True)),
+            # Which worker process made the records: read here, not at import (prefork forks).
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
         },
     )
     job = request.job
@@ -350,8 +352,6 @@ def _screened_record(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str,
                                              hashlib.sha256).hexdigest()
     provenance["usage"] = _jsonable(usage)
     provenance["calls"] = meter.log
-    # Which worker process made the record: host and process id (read now, not at import: prefork forks).
-    provenance["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     if "subcategory" in model_texts and isinstance(provenance.get("model_texts"), dict):
         provenance["category"] = provenance["model_texts"].get("subcategory", "")
     masked = outcome.masked_content
@@ -453,6 +453,22 @@ def _usage_updates(usage: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _progress_updates(stored: list[tuple[Record, str]]) -> dict[str, Any]:
+    """The job's counters for records just stored, each with its error: done, failed (and the last
+    error), held."""
+    updates: dict[str, Any] = {}
+    if stored:
+        updates["done"] = F("done") + len(stored)
+    errors = [error for record, error in stored if record.status == Record.Status.FAILED]
+    if errors:
+        updates["failed"] = F("failed") + len(errors)
+        updates["last_error"] = errors[-1][:1000]
+    held = sum(1 for record, _error in stored if record.status == Record.Status.HELD)
+    if held:
+        updates["held"] = F("held") + held
+    return updates
+
+
 def _audit_record_created(record: Record, usage: dict[str, Any]) -> None:
     audit_event_append(
         actor=None, action="record.create", object_type="record", object_id=record.pk,
@@ -479,25 +495,16 @@ def _store_batch(items: list[_Settled], *, job_id: int) -> int:
                                               slot_index__in=[r.slot_index for r in records])
                         .values_list("slot_index", flat=True)) if records else set()
             fresh = [item for item in items if item.record is not None and item.record.slot_index not in taken]
-            # A slot stored by another delivery, or a slot without a record: only its paid calls are booked.
-            fresh_ids = {id(item) for item in fresh}
-            booked = [item.usage if id(item) in fresh_ids or item.record is None else {**item.usage, "cache_hits": 0}
-                      for item in items]
+            # A slot another delivery stored books only the calls this delivery paid, not its cache hits.
+            booked = [{**item.usage, "cache_hits": 0} if item.record is not None and item.record.slot_index in taken
+                      else item.usage for item in items]
             Record.objects.bulk_create([item.record for item in fresh if item.record is not None])
-            updates: dict[str, Any] = _usage_updates(_sum_usage(booked))
-            failed = [item for item in fresh if item.record is not None and item.record.status == Record.Status.FAILED]
-            held = sum(1 for item in fresh if item.record is not None and item.record.status == Record.Status.HELD)
-            if fresh:
-                updates["done"] = F("done") + len(fresh)
-            if failed:
-                updates["failed"] = F("failed") + len(failed)
-                updates["last_error"] = failed[-1].error[:1000]
-            if held:
-                updates["held"] = F("held") + held
+            updates = {**_usage_updates(_sum_usage(booked)),
+                       **_progress_updates([(item.record, item.error) for item in fresh if item.record is not None])}
             GenerationJob.objects.filter(pk=job_id).update(**updates)
             for item in fresh:
-                assert item.record is not None  # noqa: S101 - narrowed above
-                _audit_record_created(item.record, item.usage)
+                if item.record is not None:
+                    _audit_record_created(item.record, item.usage)
     except IntegrityError:
         written = 0
         for item in items:
@@ -515,13 +522,8 @@ def _store(record: Record, *, job_id: int, usage: dict[str, Any], error: str) ->
     try:
         with transaction.atomic():
             record.save()
-            updates: dict[str, Any] = {"done": F("done") + 1, **_usage_updates(usage)}
-            if record.status == Record.Status.FAILED:
-                updates["failed"] = F("failed") + 1
-                updates["last_error"] = error[:1000]
-            elif record.status == Record.Status.HELD:
-                updates["held"] = F("held") + 1
-            GenerationJob.objects.filter(pk=job_id).update(**updates)
+            GenerationJob.objects.filter(pk=job_id).update(
+                **_usage_updates(usage), **_progress_updates([(record, error)]))
             _audit_record_created(record, usage)
     except IntegrityError:
         # Another delivery of this chunk stored the slot first; book only what this delivery paid.
