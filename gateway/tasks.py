@@ -45,9 +45,10 @@ def dataset_request_generate(self: Task, request_id: int) -> None:
 
 
 def worker_warm_up() -> None:
-    """Load the screening and gate models now, so the first chunk a worker takes does not pay for them.
+    """Load the screening and gate models and the generation path now, so a worker's first chunk does not pay.
 
-    A model that fails to load is only logged: the step that needs it fails closed when it runs.
+    Nothing here calls the network. A part that fails to load is only logged: the step that needs it fails
+    closed when it runs.
     """
     try:
         from compliance.quality.embeddings import get_embedder
@@ -57,6 +58,25 @@ def worker_warm_up() -> None:
         get_embedder()
     except Exception:  # noqa: BLE001 - warming up is an optimisation; the real step reports the error
         log.exception("worker warm-up failed")
+    try:
+        _warm_generation()
+    except Exception as exc:  # noqa: BLE001 - e.g. no endpoint configured on this worker: nothing to warm
+        log.warning("generation warm-up skipped: %s: %s", type(exc).__name__, exc)
+
+
+def _warm_generation() -> None:
+    """Import the generation path and build the configured endpoint's client (about 1 s on a cold process)."""
+    from gateway.conf import gateway_setting
+    from generation.backends import backend_from_settings
+
+    from .pipelines import generation  # noqa: F401 - the chunk's own imports: strategies, cache, screening
+
+    backend_from_settings("offline")
+    if gateway_setting("OPENAI_BASE_URL"):
+        backend = backend_from_settings("openai")
+        warm = getattr(backend, "warm_up", None)
+        if warm is not None:
+            warm()
 
 
 @worker_process_init.connect

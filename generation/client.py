@@ -137,6 +137,15 @@ class OpenAIBackend:
         self.json_mode_supported = True
         self._rng = random.Random()  # noqa: S311 -- back-off jitter, not security
 
+    def warm_up(self) -> None:
+        """Load what the first call would load (the resource classes, the response model's validators); no network."""
+        _ = self._client.chat.completions
+        ChatCompletion.model_validate({
+            "id": "warm-up", "object": "chat.completion", "created": 0, "model": self.model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "{}"}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        })
+
     def __repr__(self) -> str:
         return f"OpenAIBackend(base_url={self.base_url!r}, model={self.model!r})"
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from .text import ngrams, tokens
+from .text import tokens
 from .types import GateOutcome, QualityItem, rate_outcome
 
 NAME = "duplicate"
@@ -39,14 +39,14 @@ class PriorText:
     text: str
 
 
-def signatures(
-    texts: Sequence[str], *, num_perm: int = NUM_PERM, n: int = SHINGLE, token_lists: Sequence[list[str]] | None = None
-) -> np.ndarray:
-    """(len(texts), num_perm) MinHash signatures; a text with no tokens gets an all-max row."""
+def shingle_hashes(token_lists: Sequence[list[str]], *, n: int = SHINGLE) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every record's token n-grams, concatenated, and each record's [start, end) bounds.
+
+    A record with fewer than ``n`` tokens has no shingles (an empty range).
+    """
     vocab: dict[str, int] = {}
     ids: list[int] = []
-    starts = np.zeros(len(texts) + 1, dtype=np.int64)
-    token_lists = token_lists if token_lists is not None else [tokens(t) for t in texts]
+    starts = np.zeros(len(token_lists) + 1, dtype=np.int64)
     for i, toks in enumerate(token_lists):
         ids.extend(vocab.setdefault(t, len(vocab) + 1) for t in toks)
         starts[i + 1] = len(ids)
@@ -54,30 +54,35 @@ def signatures(
     lengths = np.diff(starts)
     # Shingle i of record r covers tokens [i, i+n): combine ids with odd multipliers (wrapping uint64).
     total = len(all_ids)
-    width = n
-    if total >= width:
-        h = np.zeros(total - width + 1, dtype=np.uint64)
-        for k, mult in enumerate((0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)[:width]):
-            h = h * np.uint64(31) + all_ids[k : total - width + 1 + k] * np.uint64(mult)
+    if total >= n:
+        h = np.zeros(total - n + 1, dtype=np.uint64)
+        for k, mult in enumerate((0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)[:n]):
+            h = h * np.uint64(31) + all_ids[k : total - n + 1 + k] * np.uint64(mult)
     else:
         h = np.zeros(0, dtype=np.uint64)
     h ^= h >> np.uint64(29)
-    h = (h * np.uint64(0xBF58476D1CE4E5B9)) >> np.uint64(32)  # keep the well-mixed top 32 bits
-    # A shingle belongs to record r if it starts in r and ends in r; short records hash their whole text.
-    valid_starts, seg_bounds = [], [0]
-    short_ids = []
-    for r in range(len(texts)):
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    # A shingle belongs to record r if it starts in r and ends in r.
+    valid_starts, bounds = [], [0]
+    for r in range(len(token_lists)):
         s, length = int(starts[r]), int(lengths[r])
-        if length >= width:
-            valid_starts.append(np.arange(s, s + length - width + 1))
-        elif length > 0:
-            short_ids.append(r)
-        seg_bounds.append(seg_bounds[-1] + (length - width + 1 if length >= width else 0))
+        if length >= n:
+            valid_starts.append(np.arange(s, s + length - n + 1))
+        bounds.append(bounds[-1] + (length - n + 1 if length >= n else 0))
     index = np.concatenate(valid_starts) if valid_starts else np.zeros(0, dtype=np.int64)
-    shingle_hash = h[index] if len(index) else np.zeros(0, dtype=np.uint64)
+    return (h[index] if len(index) else np.zeros(0, dtype=np.uint64)), np.asarray(bounds, dtype=np.int64)
+
+
+def signatures(
+    texts: Sequence[str], *, num_perm: int = NUM_PERM, n: int = SHINGLE, token_lists: Sequence[list[str]] | None = None,
+    shingles: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """(len(texts), num_perm) MinHash signatures; a text too short for one shingle hashes its whole text."""
+    token_lists = token_lists if token_lists is not None else [tokens(t) for t in texts]
+    hashes, bounds = shingles if shingles is not None else shingle_hashes(token_lists, n=n)
+    shingle_hash = hashes >> np.uint64(32)  # the well-mixed top 32 bits, as datasketch's 32-bit hash space
     perms = MinHash(num_perm=num_perm, seed=_SEED, scheme="legacy").permutations
     sig = np.full((len(texts), num_perm), _MAX32, dtype=np.uint64)
-    bounds = np.asarray(seg_bounds, dtype=np.int64)
     nonempty = np.flatnonzero(np.diff(bounds) > 0)
     if len(shingle_hash):
         offsets = bounds[nonempty]
@@ -85,10 +90,11 @@ def signatures(
             a, b = perms[0][p], perms[1][p]
             permuted = ((a * shingle_hash + b) % _MERSENNE) & _MAX32
             sig[nonempty, p] = np.minimum.reduceat(permuted, offsets)
-    for r in short_ids:
-        digest = int.from_bytes(hashlib.blake2b(" ".join(token_lists[r]).encode(), digest_size=4).digest(), "little")
-        value = np.uint64(digest)
-        sig[r] = ((perms[0] * value + perms[1]) % _MERSENNE) & _MAX32
+    for r in range(len(texts)):
+        if bounds[r + 1] == bounds[r] and token_lists[r]:
+            whole = hashlib.blake2b(" ".join(token_lists[r]).encode(), digest_size=4).digest()
+            digest = int.from_bytes(whole, "little")
+            sig[r] = ((perms[0] * np.uint64(digest) + perms[1]) % _MERSENNE) & _MAX32
     return sig
 
 
@@ -111,15 +117,18 @@ def duplicate_gate(
     token_lists = [tokens(t) for t in texts]
     for j, p in enumerate(prior):
         exact_seen.setdefault(_exact_key(token_lists[j]), f"dataset {p.dataset_id} record {p.record_id}")
-    sig = signatures(texts, token_lists=token_lists)
-    # The index casts a wider net than the verdict; candidates are confirmed on their exact shingle Jaccard.
+    hashes, bounds = shingle_hashes(token_lists)
+    sig = signatures(texts, token_lists=token_lists, shingles=(hashes, bounds))
+    # The index casts a wider net than the verdict; candidates are confirmed on their exact shingle Jaccard
+    # (64-bit shingle hashes: a collision between two different shingles is a 2^-64 event).
     lsh = MinHashLSH(threshold=max(0.3, jaccard - 0.1), num_perm=NUM_PERM)
-    shingle_sets: dict[int, set[tuple[str, ...]]] = {}
+    shingle_sets: dict[int, frozenset[int]] = {}
 
-    def shingle_set(row: int) -> set[tuple[str, ...]]:
-        if row not in shingle_sets:
-            shingle_sets[row] = set(ngrams(token_lists[row], SHINGLE))
-        return shingle_sets[row]
+    def shingle_set(row: int) -> frozenset[int]:
+        found = shingle_sets.get(row)
+        if found is None:
+            found = shingle_sets[row] = frozenset(hashes[bounds[row]:bounds[row + 1]].tolist())
+        return found
 
     labels = [f"dataset {p.dataset_id} record {p.record_id}" for p in prior]
     for j in range(len(prior)):
@@ -137,9 +146,11 @@ def duplicate_gate(
         exact_seen[key] = f"record {item.id}"
         lean = LeanMinHash(seed=_SEED, hashvalues=sig[row], scheme="legacy")
         best, best_j = None, 0.0
+        mine = shingle_set(row)
         for candidate in lsh.query(lean):
-            mine, theirs = shingle_set(row), shingle_set(candidate)
-            exact_j = len(mine & theirs) / max(len(mine | theirs), 1)
+            theirs = shingle_set(candidate)
+            shared = len(mine & theirs)
+            exact_j = shared / max(len(mine) + len(theirs) - shared, 1)
             if exact_j >= jaccard and exact_j > best_j:
                 best, best_j = candidate, exact_j
         if best is not None:

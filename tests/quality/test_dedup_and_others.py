@@ -30,6 +30,30 @@ def test_exact_and_near_duplicates_are_flagged_with_their_original() -> None:
     assert outcome.metric == 0.5 and outcome.passed is False and outcome.drop is True
 
 
+def test_near_duplicate_verdict_is_the_exact_shingle_jaccard_at_the_threshold() -> None:
+    """Templated records that differ only in their ids: the verdict flips exactly at their shingle Jaccard."""
+    from compliance.quality.text import ngrams, tokens
+
+    def jaccard(a: str, b: str) -> float:
+        x, y = set(ngrams(tokens(a), 3)), set(ngrams(tokens(b), 3))
+        return len(x & y) / len(x | y)
+
+    template = "个人所得税年度汇算（编号 {}）需要准备身份证件、收入和专项附加扣除的相关凭证。（编号 {}）"
+    items = [qi(f"t{i}", template.format(f"q{i:04x}", f"a{i * 7919:06x}")) for i in range(60)]
+    similarity = jaccard(items[0].text, items[1].text)
+    assert 0.75 < similarity < 0.9
+    assert {round(jaccard(items[0].text, item.text), 12) for item in items[1:]} == {round(similarity, 12)}
+    outcome = duplicate_gate(items, max_rate=0.05, jaccard=similarity + 1e-9)
+    assert outcome.flags == {}
+    at = duplicate_gate(items, max_rate=0.05, jaccard=similarity - 1e-9)
+    # LSH banding may miss a few candidate pairs (it is probabilistic); whatever it finds is judged exactly.
+    assert len(at.flags) >= 50 and "t0" not in at.flags
+    for item_id, flags in at.flags.items():
+        original = flags[0].reason.removeprefix("near duplicate of record ").split(" ")[0]
+        assert flags[0].reason.endswith(f"(shingle Jaccard {similarity:.2f})")
+        assert original not in at.flags and int(original[1:]) < int(item_id[1:])
+
+
 def test_duplicates_of_earlier_releases_name_the_dataset() -> None:
     prior = [PriorText(dataset_id=7, record_id="req3-slot0", text=BASE)]
     outcome = duplicate_gate([qi("x", BASE.replace("七个", "五个"))], max_rate=0.0, jaccard=0.85, prior=prior)
