@@ -156,6 +156,8 @@ class GenerationJob(models.Model):
     model = models.CharField(max_length=200, blank=True)
     last_error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When every chunk was queued; empty while a start is unfinished.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

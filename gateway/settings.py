@@ -188,6 +188,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
+# For ``celery beat``: resume stalled requests, and sequence and checkpoint the audit log when idle.
+CELERY_BEAT_SCHEDULE = {
+    "pipeline-watchdog": {"task": "gateway.tasks.pipeline_watchdog", "schedule": 300},
+    "audit-heartbeat": {"task": "audit.tasks.audit_heartbeat", "schedule": 600},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
@@ -209,6 +214,8 @@ GATEWAY: dict[str, Any] = {
     "GENERATION_MODEL_PRICES": json.loads(os.environ.get("GENERATION_MODEL_PRICES", "{}")),
     # Calls a strategy is expected to make per record, for the cost estimate before a job starts.
     "GENERATION_ESTIMATE_TOKENS": {"prompt": 600, "completion": 400},
+    # A working request with no progress for this long is resumed by ``pipeline_watchdog`` (see README).
+    "PIPELINE_STALE_SECONDS": float(os.environ.get("PIPELINE_STALE_SECONDS", "900")),
 }
 
 if DEBUG:

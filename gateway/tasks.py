@@ -1,7 +1,8 @@
 """Celery entry points: thin, take ids, call one pipeline step.
 
-Tasks are idempotent (a slot has one record; a step whose request moved on does nothing), so
-``acks_late`` redelivery after a killed worker is safe.
+Tasks are idempotent (a slot has one record; a step whose request moved on does nothing; a copy of a
+step that is still running elsewhere stops), so ``acks_late`` redelivery after a killed worker is safe.
+Schedule the watchdog with Celery beat (``CELERY_BEAT_SCHEDULE`` in settings does so every 5 minutes).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ CHUNK_MAX_RETRIES = 5
 def dataset_request_generate(self: Task, request_id: int) -> None:
     # Starting pays for the calls every slot shares (once per job), then fans the chunks out.
     try:
-        ranges = pipelines.generation_start(request_id=request_id)
+        pipelines.generation_start(request_id=request_id,
+                                   dispatch=lambda start, end: generation_chunk_run.delay(request_id, start, end))
     except TransientGenerationError as exc:
         if self.request.retries >= CHUNK_MAX_RETRIES:
             _fail_closed(request_id, "generation planning", exc)
@@ -39,9 +41,6 @@ def dataset_request_generate(self: Task, request_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries)) from exc
     except Exception as exc:
         _fail_closed(request_id, "generation planning", exc)
-        return
-    for start, end in ranges:
-        generation_chunk_run.delay(request_id, start, end)
 
 
 def worker_warm_up() -> None:
@@ -128,3 +127,11 @@ def dataset_release(request_id: int) -> None:
         pipelines.release_execute(request_id=request_id)
     except Exception as exc:
         _fail_closed(request_id, "release", exc)
+
+
+@shared_task
+def pipeline_watchdog() -> int:
+    """Queue again the step of every request that stalled (see ``pipelines.resume``); returns how many."""
+    from .pipelines.resume import pipeline_resume
+
+    return len(pipeline_resume())

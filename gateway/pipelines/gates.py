@@ -39,6 +39,8 @@ from gateway.roles import has_role, user_team
 from gateway.services import _transition
 from gateway.states import RequestState
 
+from .common import runs_alone
+
 S = RequestState
 log = logging.getLogger(__name__)
 REPORT_KEY = "quality_report"  # the non-gate entry of QualityReport.gates holding charts and summary
@@ -101,6 +103,7 @@ def _judge(request: DatasetRequest) -> Any:
 # --- the step ---------------------------------------------------------------------------------------
 
 
+@runs_alone("gate")
 def gates_execute(*, request_id: int) -> QualityReport | None:
     """Run the quality gates; gated → awaiting_approval (or approved) if all pass, else failed."""
     from gateway.tasks import dataset_release

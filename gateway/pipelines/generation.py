@@ -18,6 +18,8 @@ import os
 import socket
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -46,6 +48,8 @@ from generation.types import (
     TransientGenerationError,
 )
 
+from .common import step_lock
+
 S = RequestState
 
 POLL_SECONDS = 0.25  # how often a chunk checks for cancel / budget
@@ -69,22 +73,57 @@ def chunk_ranges(total: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + chunk_size, total)) for start in range(0, total, max(1, chunk_size))]
 
 
-def generation_start(*, request_id: int) -> list[tuple[int, int]]:
-    """Plan, then submitted → generating. Returns the slot ranges to enqueue (empty if already started).
+def generation_start(
+    *, request_id: int, dispatch: Callable[[int, int], None] | None = None
+) -> list[tuple[int, int]]:
+    """Plan, then submitted → generating. Returns the slot ranges to run (empty if already started).
 
+    With ``dispatch`` (the task passes one that queues a chunk), each range is handed to it after the
+    transition has committed and the job is then marked dispatched. A start that died after the
+    transition but before every chunk was queued is finished by its redelivered copy (or the watchdog):
+    the job is generating but not dispatched, so the chunks that still have empty slots are returned
+    again. Queuing a chunk twice is harmless: finished slots are skipped and a live copy holds the chunk.
     Raises what ``generation_plan`` raises; the request is still submitted then, so a retry plans again
     and answers the calls already paid from the cache.
     """
-    generation_plan(request_id=request_id)
-    with transaction.atomic():
-        request = DatasetRequest.objects.select_for_update().get(pk=request_id)
-        if request.state != S.SUBMITTED:
+    with step_lock(request_id=request_id, step="start") as mine:
+        if not mine:
             return []
-        job = request.job
-        _transition(request_id=request_id, target=S.GENERATING, actor=None,
-                    payload={"chunks": len(chunk_ranges(job.total, job.chunk_size))})
-        GenerationJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
-        return chunk_ranges(job.total, job.chunk_size)
+        generation_plan(request_id=request_id)
+        with transaction.atomic():
+            request = DatasetRequest.objects.select_for_update().get(pk=request_id)
+            job = request.job
+            if request.state == S.GENERATING and job.dispatched_at is None:
+                ranges = unfinished_chunks(job)
+                audit_event_append(actor=None, action="generation.chunks_requeued", object_type="dataset_request",
+                                   object_id=request_id, payload={"chunks": len(ranges), "why": "start redelivered"})
+            elif request.state != S.SUBMITTED:
+                return []
+            else:
+                ranges = chunk_ranges(job.total, job.chunk_size)
+                _transition(request_id=request_id, target=S.GENERATING, actor=None, payload={"chunks": len(ranges)})
+                GenerationJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
+        if dispatch is not None:
+            try:
+                for start, end in ranges:
+                    dispatch(start, end)
+            except Exception as exc:  # e.g. the broker is down: the retried start queues what is unfinished
+                raise ChunkDispatchError(f"queueing the job's chunks failed: {type(exc).__name__}: {exc}") from exc
+            GenerationJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now())
+        return ranges
+
+
+class ChunkDispatchError(TransientGenerationError):
+    """The job started but not every chunk could be queued; a retry of the start queues the rest."""
+
+
+def unfinished_chunks(job: GenerationJob) -> list[tuple[int, int]]:
+    """The job's chunk ranges that still have a slot without a record."""
+    filled = Counter(
+        slot // job.chunk_size
+        for slot in Record.objects.filter(request_id=job.request_id).values_list("slot_index", flat=True))
+    return [(start, end) for start, end in chunk_ranges(job.total, job.chunk_size)
+            if filled[start // job.chunk_size] < end - start]
 
 
 def generation_plan(*, request_id: int) -> int:
@@ -186,12 +225,18 @@ def generation_chunk_execute(*, request_id: int, start: int, end: int) -> int:
     request = DatasetRequest.objects.select_related("policy_version__policy", "job").get(pk=request_id)
     if request.state != S.GENERATING:
         return 0
-    existing = set(Record.objects.filter(request_id=request_id, slot_index__gte=start, slot_index__lt=end)
-                   .values_list("slot_index", flat=True))
-    todo = [slot for slot in range(start, end) if slot not in existing]
-    written = 0
-    if todo:
-        written = _run_chunk(request, todo, start, end)
+    with step_lock(request_id=request_id, step=start) as mine:
+        if not mine:
+            # Another live worker runs this very chunk (a duplicate delivery): running it too would pay twice.
+            logger.info("chunk %s-%s of request %s is already running elsewhere; this copy stops",
+                        start, end, request_id)
+            return 0
+        existing = set(Record.objects.filter(request_id=request_id, slot_index__gte=start, slot_index__lt=end)
+                       .values_list("slot_index", flat=True))
+        todo = [slot for slot in range(start, end) if slot not in existing]
+        written = 0
+        if todo:
+            written = _run_chunk(request, todo, start, end)
     generation_finish_if_complete(request_id=request_id)
     return written
 

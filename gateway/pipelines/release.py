@@ -21,6 +21,8 @@ from gateway.models import Dataset, DatasetRequest, Record
 from gateway.services import _transition
 from gateway.states import RequestState
 
+from .common import runs_alone
+
 S = RequestState
 
 
@@ -32,6 +34,7 @@ def aigc_label(*, produce_id: str) -> dict[str, str]:
     return implicit_label(produce_id=produce_id)
 
 
+@runs_alone("release")
 def release_execute(*, request_id: int) -> Dataset | None:
     """approved → released: write the JSONL snapshot atomically, hash it, record the Dataset.
 

@@ -10,9 +10,12 @@ from gateway.models import DatasetRequest, Record
 from gateway.services import _transition
 from gateway.states import RequestState
 
+from .common import runs_alone
+
 S = RequestState
 
 
+@runs_alone("screen")
 def screening_execute(*, request_id: int) -> None:
     """Second screening pass over stored records: nothing detectable may remain after masking.
 
