@@ -221,6 +221,11 @@ def _summary_entry(request_id: int, suite: SuiteReport, gates: list[dict[str, An
         )
         body["charts"] = charts["files"]
         body["chart_legend"] = charts["legend"]
+        # Enough to say how a chart was drawn: which CJK font (None: names shown as codes), the caption under
+        # it, and any character no font could draw.
+        body["chart_font"] = charts["font"]
+        body["chart_caption"] = charts["caption"]
+        body["chart_missing_glyphs"] = charts["missing_glyphs"]
     except Exception as exc:  # noqa: BLE001 - pictures are a convenience; the gates above decided
         log.exception("quality charts failed for request %s", request_id)
         body["charts_error"] = f"{type(exc).__name__}: {exc}"

@@ -58,6 +58,11 @@ def test_gates_hold_flagged_records_and_store_the_report_with_charts(people, pol
     summary = next(g["quality_report"] for g in report.gates if "quality_report" in g)
     for path in summary["charts"].values():
         assert Path(path).read_bytes()[:4] == b"\x89PNG"
+    from compliance.quality.charts import find_cjk_font
+
+    font = find_cjk_font()
+    assert summary["chart_font"] == (font[0] if font else None) and summary["chart_missing_glyphs"] == []
+    assert (summary["chart_caption"] == "") == (font is not None)
     hold = AuditEvent.objects.filter(action="record.hold", object_id=str(request.pk)).latest("seq")
     assert hold.payload["by_gate"] == {"consistency": 1, "exact_duplicate": 1}
     assert gates["duplicate"]["examples"][0]["flags"][0]["reason"] == f"exact duplicate of record {records[1].pk}"
