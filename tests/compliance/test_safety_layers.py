@@ -55,7 +55,7 @@ def test_classifier_finds_a_paraphrase_the_lexicon_misses() -> None:
     verdict = screen_safety(text, actions=DEFAULTS, layers=["classifier"])
     assert verdict.verdict == "block"
     assert verdict.hits[0].layer == "classifier" and verdict.hits[0].category == "A2"
-    assert verdict.hits[0].score >= safety.KNN_MIN_SIMILARITY
+    assert verdict.hits[0].score > safety.default_exemplars().threshold
     assert screen_safety("请问信用卡账单怎么查询", actions=DEFAULTS, layers=["classifier"]).verdict == "pass"
 
 
