@@ -34,3 +34,20 @@ def test_a_misconfigured_endpoint_only_logs_at_warm_up(settings, no_network, cap
         tasks.worker_warm_up()
     assert "generation warm-up skipped: GenerationConfigError" in caplog.text
     assert no_network == []
+
+
+@pytest.mark.parametrize(("argv", "expected"), [(["celery", "-A", "gateway", "worker"], "1"),
+                                                 (["manage.py", "runserver"], "unset")])
+def test_worker_processes_run_single_threaded_blas_unless_told_otherwise(argv: list[str], expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.argv = {argv!r}; import gateway, os; "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == expected
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "2"
