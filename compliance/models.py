@@ -15,6 +15,7 @@ from .policy_schema import (
     DEFAULT_GATE_THRESHOLDS,
     DEFAULT_PII_OPERATORS,
     DEFAULT_SAFETY_ACTIONS,
+    DEFAULT_SAFETY_LAYER_CAPS,
     DEFAULT_SAFETY_LAYERS,
     DEFAULT_SOURCE_HARMFUL_RATE_LIMIT,
     GATE_THRESHOLDS,
@@ -23,6 +24,7 @@ from .policy_schema import (
     validate_gate_thresholds,
     validate_pii_operators,
     validate_safety_actions,
+    validate_safety_layer_caps,
     validate_safety_layers,
 )
 
@@ -45,6 +47,10 @@ def _default_class_actions() -> dict[str, str]:
 
 def _default_safety_layers() -> list[str]:
     return list(DEFAULT_SAFETY_LAYERS)
+
+
+def _default_safety_layer_caps() -> dict[str, str]:
+    return dict(DEFAULT_SAFETY_LAYER_CAPS)
 
 
 class PolicyVersionLocked(Exception):
@@ -91,6 +97,12 @@ class PolicyVersion(models.Model):
         default=_default_safety_layers,
         validators=[validate_safety_layers],
         help_text="Which content-safety layers run: lexicon, pattern, classifier, llm_judge.",
+    )
+    safety_layer_caps = models.JSONField(
+        default=_default_safety_layer_caps,
+        validators=[validate_safety_layer_caps],
+        help_text="Layer -> the most one of its hits may do (block, flag or allow), whatever the safety actions say; "
+        "a layer not named is not limited. Default: classifier and llm_judge flag for review, never block alone.",
     )
     source_harmful_rate_limit = models.FloatField(
         default=DEFAULT_SOURCE_HARMFUL_RATE_LIMIT,
@@ -161,6 +173,7 @@ class PolicyVersion(models.Model):
             "class_actions": self.class_actions,
             "safety_actions": self.safety_actions,
             "safety_layers": self.safety_layers,
+            "safety_layer_caps": self.safety_layer_caps,
             "source_harmful_rate_limit": self.source_harmful_rate_limit,
             "explicit_label": self.explicit_label,
             "gate_thresholds": self.gate_thresholds,

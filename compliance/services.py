@@ -14,7 +14,8 @@ from audit.services import audit_event_append
 from .models import Policy, PolicyVersion, SafetyExemplar, SafetyTerm
 
 COPIED_SETTINGS = (
-    "class_actions", "safety_layers", "source_harmful_rate_limit", "explicit_label", "explicit_label_text",
+    "class_actions", "safety_layers", "safety_layer_caps", "source_harmful_rate_limit", "explicit_label",
+    "explicit_label_text",
 )
 
 
@@ -43,9 +44,9 @@ def policy_version_create(
 ) -> PolicyVersion:
     """Add the next version of ``policy``; omitted settings are copied from the latest version.
 
-    ``settings_`` may set ``class_actions``, ``safety_layers``, ``source_harmful_rate_limit``,
-    ``explicit_label`` and ``explicit_label_text``. The latest version's own safety terms and exemplars
-    are copied too, so a new version starts from the same rules.
+    ``settings_`` may set ``class_actions``, ``safety_layers``, ``safety_layer_caps``,
+    ``source_harmful_rate_limit``, ``explicit_label`` and ``explicit_label_text``. The latest version's own
+    safety terms and exemplars are copied too, so a new version starts from the same rules.
 
     Raises ``ValidationError`` for unknown entity types, operators, categories or thresholds.
     """

@@ -35,8 +35,8 @@ class PolicyVersionOutput(serializers.ModelSerializer):
 
     class Meta:
         model = PolicyVersion
-        fields = ["id", "policy", "version", "pii_operators", "safety_actions", "gate_thresholds",
-                  "requires_human_approval", "locked", "locked_at", "created_at"]
+        fields = ["id", "policy", "version", "pii_operators", "safety_actions", "safety_layers", "safety_layer_caps",
+                  "gate_thresholds", "requires_human_approval", "locked", "locked_at", "created_at"]
 
 
 class JobOutput(serializers.Serializer):

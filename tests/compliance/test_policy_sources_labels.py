@@ -34,7 +34,8 @@ CLEAN_SOURCE = "\n".join(["客户咨询账户余额，手机13812345678", "请�
 
 def test_policy_defaults_and_validation(policy_version: Any) -> None:
     assert policy_version.class_actions == {"C3": "drop", "C2": "mask", "C1": "mask"}
-    assert policy_version.safety_layers == ["lexicon", "pattern"]
+    assert policy_version.safety_layers == ["lexicon", "pattern", "classifier"]
+    assert policy_version.safety_layer_caps == {"classifier": "flag", "llm_judge": "flag"}
     assert policy_version.source_harmful_rate_limit == 0.05
     assert policy_version.explicit_label is False
     with pytest.raises(ValidationError):

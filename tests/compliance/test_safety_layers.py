@@ -53,8 +53,10 @@ def test_classifier_finds_a_paraphrase_the_lexicon_misses() -> None:
     text = "那边来的家伙没一个靠得住，千万别雇"
     assert screen_safety(text, actions=DEFAULTS, layers=["lexicon", "pattern"]).verdict == "pass"
     verdict = screen_safety(text, actions=DEFAULTS, layers=["classifier"])
-    assert verdict.verdict == "block"
+    # A2 is blocked by the actions, but a classifier hit is capped at flag by default: a reviewer decides.
+    assert verdict.verdict == "flag" and verdict.rules["layer_caps"]["classifier"] == "flag"
     assert verdict.hits[0].layer == "classifier" and verdict.hits[0].category == "A2"
+    assert screen_safety(text, actions=DEFAULTS, layers=["classifier"], layer_caps={}).verdict == "block"
     assert verdict.hits[0].score > safety.default_exemplars().threshold
     assert screen_safety("请问信用卡账单怎么查询", actions=DEFAULTS, layers=["classifier"]).verdict == "pass"
 

@@ -3,7 +3,7 @@ the classifier head trained on them.
 
 Run after editing ``compliance/data/safety_exemplars.csv`` or the training settings. Without the file, or with a
 stale one, the classifier still gives the same verdicts, but embeds the missing exemplars (about 10-20 ms each)
-and trains its head (1-2 s) at first use in every process.
+and trains its heads (about 10 s) at first use in every process.
 """
 
 from __future__ import annotations
@@ -50,6 +50,6 @@ class Command(BaseCommand):
         head = classifier.head
         self.stdout.write(
             f"wrote {len(classifier.texts)} exemplars to {path} in {time.monotonic() - started:.1f} s; "
-            f"threshold {head.threshold:.3f}, cross-validated recall {head.cv_recall:.3f} at "
-            f"{head.cv_benign_fpr:.3f} benign false positives"
+            f"threshold {head.threshold:.3f}, gate {head.gate:.3f}; cross-validated recall {head.cv_recall:.3f} "
+            f"(in the right category {head.cv_category_recall:.3f}) at {head.cv_benign_fpr:.3f} benign false positives"
         )
