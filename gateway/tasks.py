@@ -44,7 +44,7 @@ def dataset_request_generate(self: Task, request_id: int) -> None:
 
 
 def worker_warm_up() -> None:
-    """Load the screening and gate models and the generation path now, so a worker's first chunk does not pay.
+    """Load the screening, safety-classifier and gate models and the generation path now, so a worker's first chunk does not pay.
 
     Nothing here calls the network. A part that fails to load is only logged: the step that needs it fails
     closed when it runs.
@@ -53,8 +53,11 @@ def worker_warm_up() -> None:
         from compliance.quality.embeddings import get_embedder
         from compliance.screening import residual_pii
 
+        from compliance.safety import screen_safety
+
         residual_pii(text="warm-up 13800138000")
         get_embedder()
+        screen_safety("warm-up", actions={}, layers=["lexicon", "pattern", "classifier"])  # seed heads loaded
     except Exception:  # noqa: BLE001 - warming up is an optimisation; the real step reports the error
         log.exception("worker warm-up failed")
     try:
