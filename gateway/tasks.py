@@ -44,16 +44,15 @@ def dataset_request_generate(self: Task, request_id: int) -> None:
 
 
 def worker_warm_up() -> None:
-    """Load the screening, safety-classifier and gate models and the generation path now, so a worker's first chunk does not pay.
+    """Load the screening, safety and gate models and the generation path now: a first chunk does not pay.
 
     Nothing here calls the network. A part that fails to load is only logged: the step that needs it fails
     closed when it runs.
     """
     try:
         from compliance.quality.embeddings import get_embedder
-        from compliance.screening import residual_pii
-
         from compliance.safety import screen_safety
+        from compliance.screening import residual_pii
 
         residual_pii(text="warm-up 13800138000")
         get_embedder()
