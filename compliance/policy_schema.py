@@ -69,17 +69,23 @@ DEFAULT_SAFETY_ACTIONS = {"A1": "block", "A2": "block", "A3": "flag", "A4": "fla
 DEFAULT_GATE_THRESHOLDS = {name: spec[0] for name, spec in GATE_THRESHOLDS.items()}
 
 
-def validate_pii_operators(value: Any) -> None:
+def _validate_mapping(value: Any, *, what: str, keys: Any, key_name: str, values: Any, value_name: str) -> None:
+    """``value`` must map known keys to known values; every problem is listed, with what is known."""
     if not isinstance(value, dict):
-        raise ValidationError("PII operators must be an object mapping entity type to operator.")
+        raise ValidationError(what)
     errors = []
-    for entity, operator in value.items():
-        if entity not in ENTITY_TYPES:
-            errors.append(f"unknown entity type {entity!r} (known: {', '.join(ENTITY_TYPES)})")
-        if operator not in MASK_OPERATORS:
-            errors.append(f"{entity}: unknown operator {operator!r} (known: {', '.join(MASK_OPERATORS)})")
+    for key, item in value.items():
+        if key not in keys:
+            errors.append(f"unknown {key_name} {key!r} (known: {', '.join(keys)})")
+        if item not in values:
+            errors.append(f"{key}: unknown {value_name} {item!r} (known: {', '.join(values)})")
     if errors:
         raise ValidationError(errors)
+
+
+def validate_pii_operators(value: Any) -> None:
+    _validate_mapping(value, what="PII operators must be an object mapping entity type to operator.",
+                      keys=ENTITY_TYPES, key_name="entity type", values=MASK_OPERATORS, value_name="operator")
 
 
 def validate_safety_actions(value: Any) -> None:
@@ -141,13 +147,5 @@ def validate_safety_layers(value: Any) -> None:
 
 def validate_safety_layer_caps(value: Any) -> None:
     """Keys are layer names, values the most a hit of that layer may do; a layer not named is not limited."""
-    if not isinstance(value, dict):
-        raise ValidationError("Safety layer caps must be an object mapping layer name to block, flag or allow.")
-    errors = []
-    for layer, cap in value.items():
-        if layer not in SAFETY_LAYERS:
-            errors.append(f"unknown safety layer {layer!r} (known: {', '.join(SAFETY_LAYERS)})")
-        if cap not in SAFETY_ACTIONS:
-            errors.append(f"{layer}: unknown cap {cap!r} (known: {', '.join(SAFETY_ACTIONS)})")
-    if errors:
-        raise ValidationError(errors)
+    _validate_mapping(value, what="Safety layer caps must be an object mapping layer name to block, flag or allow.",
+                      keys=SAFETY_LAYERS, key_name="safety layer", values=SAFETY_ACTIONS, value_name="cap")
