@@ -420,7 +420,8 @@ def _sequence_locked(head: AuditChainHead, *, extra: Sequence[_Submission] = ())
     return events
 
 
-_EVENT_COLUMNS = (
+# The stored columns of an event, in the order the batch insert writes them (the verifier reads the same).
+EVENT_COLUMNS = (
     "seq",
     "created_at",
     "actor_id",
@@ -446,8 +447,8 @@ def _write_batch(events: list[AuditEvent], nodes: list[AuditTreeNode], head: Aud
     connection = transaction.get_connection()
     ops = connection.ops
     event_sql = (
-        f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608 (model's table)
-        f"VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))})"
+        f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608 (model's table)
+        f"VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
     )
     event_rows = [
         (

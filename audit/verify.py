@@ -32,7 +32,7 @@ from audit.models import (
     AuditSigningKey,
     AuditTreeNode,
 )
-from audit.services import audit_event_canonical_bytes, audit_signature_message
+from audit.services import EVENT_COLUMNS, audit_event_canonical_bytes, audit_signature_message
 from audit.signing import sm2_verify, verify_signature
 
 # Events per fetch from the stream. A power of two, so a chunk's tree levels are mostly whole runs.
@@ -302,20 +302,7 @@ def _event_chunks(*, signatures_from: int) -> Generator[tuple[list[_Row], list[t
     stream = (
         AuditEvent.objects.order_by("seq")
         .annotate(payload_text=Cast("payload", TextField()))
-        .values_list(
-            "seq",
-            "created_at",
-            "actor_id",
-            "actor_name",
-            "action",
-            "object_type",
-            "object_id",
-            "payload_text",
-            "prev_hash",
-            "event_hash",
-            "key_id",
-            "signature",
-        )
+        .values_list(*("payload_text" if column == "payload" else column for column in EVENT_COLUMNS))
         .iterator(chunk_size=_CHUNK_SIZE)
     )
     start = 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from gateway import pipelines, services
 from gateway.models import DatasetRequest
 
@@ -29,3 +31,12 @@ def submit_and_run(requester: Any, policy_version: Any, **fields: Any) -> Datase
     request = new_request(requester, policy_version, **fields)
     services.dataset_request_submit(request=request, actor=requester)
     return run_pipeline(request)
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake OpenAI server is local: no proxy from the environment may sit between it and the client."""
+    for var in PROXY_VARIABLES:
+        monkeypatch.delenv(var, raising=False)

@@ -15,7 +15,7 @@ from gateway.models import DatasetRequest, GenerationJob, Record
 from generation.models import CachedResponse
 from generation.services import model_price_set
 from generation.types import TransientGenerationError
-from tests.gateway.helpers import new_request, run_pipeline
+from tests.gateway.helpers import new_request, run_pipeline, without_proxies
 from tests.generation.fake_openai_server import FakeOpenAIServer, running_fake_openai_server
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def endpoint(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
+    without_proxies(monkeypatch)
     with running_fake_openai_server() as server:
         settings.GATEWAY = {**settings.GATEWAY, "OPENAI_BASE_URL": server.base_url, "OPENAI_MODEL": "qwen-test",
                             "OPENAI_API_KEY": "k", "OPENAI_TIMEOUT_SECONDS": 2.0, "OPENAI_MAX_RETRIES": 2,

@@ -17,7 +17,7 @@ from gateway.models import DatasetRequest, GenerationJob, Record
 from gateway.pipelines.generation import generation_plan
 from gateway.tasks import dataset_request_generate
 from generation.models import CachedResponse
-from tests.gateway.helpers import new_request
+from tests.gateway.helpers import new_request, without_proxies
 from tests.gateway.test_end_to_end import shared_redis_url
 from tests.gateway.test_two_workers import DONE_STATES, _stop, start_openai_workers
 from tests.generation.fake_openai_server import FakeOpenAIServer, running_fake_openai_server
@@ -30,8 +30,7 @@ EXPECTED_CALLS = 1 + SUBCATEGORIES + SIZE
 
 @pytest.fixture
 def endpoint(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
+    without_proxies(monkeypatch)
     with running_fake_openai_server() as server:
         # Slow enough that chunks started together are all waiting on the shared steps at once.
         server.state.latency_seconds = 0.1
@@ -135,8 +134,7 @@ def test_two_worker_processes_pay_a_multistep_jobs_shared_steps_once(
     people: dict[str, Any], policy_version: Any, settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     redis_url = shared_redis_url()
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
+    without_proxies(monkeypatch)
 
     with running_fake_openai_server() as server:
         server.state.latency_seconds = 0.1

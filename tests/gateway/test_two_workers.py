@@ -19,7 +19,7 @@ from gateway.tasks import dataset_request_generate
 from generation.knowledge import parse_tree_document
 from generation.models import KnowledgeTree
 from generation.services import SEED_TREE_PATH, SEED_TREE_SLUG, tree_store
-from tests.gateway.helpers import new_request
+from tests.gateway.helpers import new_request, without_proxies
 from tests.gateway.test_end_to_end import _database_url_for_subprocess, clean_env, shared_redis_url
 from tests.generation.fake_openai_server import running_fake_openai_server
 
@@ -85,8 +85,7 @@ def test_two_worker_processes_share_one_job_without_duplicates(
     if not KnowledgeTree.objects.filter(slug=SEED_TREE_SLUG).exists():
         # An earlier transactional test flushed the tables, seed data included.
         tree_store(parse_tree_document(SEED_TREE_PATH.read_text(encoding="utf-8")))
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
+    without_proxies(monkeypatch)
 
     with running_fake_openai_server() as server:
         # 10% of calls fail: 429 with Retry-After, 500, or a stall past the client's 1 s time-out.
