@@ -17,9 +17,15 @@ Sets, because the lexicon, rules and exemplars are edited by people who can read
   rules nor exemplars. Its misses and false positives were read to find weak risks and kinds of phrasing; the
   exemplars added since were written from the risk definitions, not from its sentences; ``nearest_exemplar``
   reports how close any exemplar comes to one of its texts (a few older exemplars are near-copies).
-- ``blind2`` (test set): ``safety_blind2.jsonl`` when present, written independently and never read by those who
-  tune the classifier; run once, after a change is frozen.
-- ``--no-unseen`` skips ``postfreeze`` and ``blind2``.
+- ``blind2``: ``safety_blind2.jsonl``, written independently and never read by those who tune the classifier; the
+  test set of the classifier's second round (recall 0.72 then), since an extra check.
+- ``blind3`` (test set): ``safety_blind3.jsonl`` (496 harmful over all 31 risks, 8 per risk and language; 425
+  benign, 252 hard), written by a separate writer who saw none of the rules, exemplars or earlier sets, before the
+  third round's exemplars (written from the risk definitions by other writers who saw none of the sets either).
+  Exemplars within 0.5 character-trigram Jaccard of any evaluation text were dropped before training (28 of
+  5,450). Same caveat as every set here: its writers and the exemplars' writers are the same kind of model, so
+  it is closer to the training data than text from real users would be.
+- ``--no-unseen`` skips ``postfreeze``, ``blind2`` and ``blind3``.
 - ``records``: generated banking records (offline backend), all benign: the false-flag rate every dataset pays.
 - ``lexicon_overlap``: harmful evaluation texts of which one lexicon term covers at least 60% (after
   normalisation): a lexicon that copied the test sentences would show up here.
@@ -53,6 +59,7 @@ FRESH = DATA_DIR / "safety_fresh.jsonl"
 POSTFREEZE = DATA_DIR / "safety_postfreeze.jsonl"
 BLIND = DATA_DIR / "safety_blind.jsonl"
 BLIND2 = DATA_DIR / "safety_blind2.jsonl"
+BLIND3 = DATA_DIR / "safety_blind3.jsonl"
 DEFAULTS = {"A1": "block", "A2": "block", "A3": "flag", "A4": "flag", "A5": "flag"}
 CONFIGS = {
     "baseline_lexicon": ["lexicon"],
@@ -236,16 +243,23 @@ def classifier_cost() -> dict[str, Any]:
 
 
 def records_false_flags() -> dict[str, float]:
-    """Flag rate of whole generated (benign) records under the default layers."""
-    from compliance.policy_schema import DEFAULT_SAFETY_LAYER_CAPS, DEFAULT_SAFETY_LAYERS
+    """Flag rate of whole generated (benign) records under the default layers, screened as the pipeline screens
+    them: after PII masking with the default operators (names and identifiers replaced by tags and hashes), and
+    for comparison before it."""
+    from compliance.pii import get_pii_engine
+    from compliance.policy_schema import DEFAULT_PII_OPERATORS, DEFAULT_SAFETY_LAYER_CAPS, DEFAULT_SAFETY_LAYERS
     from compliance.safety import default_rules, screen_safety_many
 
+    engine = get_pii_engine()
     out = {}
     for language in ("zh", "en"):
         records = generated_records(language, 300, max_chars=None)
-        verdicts = screen_safety_many(records, actions=DEFAULTS, layers=DEFAULT_SAFETY_LAYERS, rules=default_rules(),
-                                      layer_caps=DEFAULT_SAFETY_LAYER_CAPS)
-        out[f"records_{language}_false_flag_rate"] = round(sum(v.verdict != "pass" for v in verdicts) / len(records), 4)
+        masked = [engine.mask(t, operators=DEFAULT_PII_OPERATORS, hmac_key=b"bench-key").masked_text for t in records]
+        for name, texts in (("", masked), ("_unmasked", records)):
+            verdicts = screen_safety_many(texts, actions=DEFAULTS, layers=DEFAULT_SAFETY_LAYERS, rules=default_rules(),
+                                          layer_caps=DEFAULT_SAFETY_LAYER_CAPS)
+            out[f"records_{language}{name}_false_flag_rate"] = round(
+                sum(v.verdict != "pass" for v in verdicts) / len(texts), 4)
     return out
 
 
@@ -312,6 +326,10 @@ def main() -> None:
     elif unseen:
         print("== blind2: bench/data/compliance/safety_blind2.jsonl not found, skipped")
     summary["blind2_available"] = BLIND2.exists()
+    if unseen:
+        blind3 = _read(BLIND3)
+        summary.update(set_report("blind3", blind3, configs))
+        summary["blind3_items"] = len(blind3)
     if "default" in configs:
         records = records_false_flags()
         summary.update(records)

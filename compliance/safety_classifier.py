@@ -64,21 +64,26 @@ DIM = 384
 SEED_PATH = Path(__file__).resolve().parent / "data" / "safety_classifier_seed.npz"
 BENIGN = "benign"
 # Bump when the training code changes, so that heads trained by the old code are not used.
-HEAD_VERSION = 2
+HEAD_VERSION = 3
 # Embedding head: chosen by cross-validation on the seed exemplars (0.003-0.1 give recall within 0.03).
 L2_PENALTY = 0.03
 TRAINING_STEPS = 300
 # N-gram head: 2^18 hashed features (few collisions for ~40k distinct n-grams); weaker regularisation, since
 # each feature is rare, and more steps, since its confidence is what lets the gate skip embedding.
 NGRAM_BUCKETS = 1 << 18
+# The head keeps the n-grams found in at least this many exemplars.
+NGRAM_MIN_EXEMPLARS = 2
 NGRAM_L2_PENALTY = 3e-5
 NGRAM_TRAINING_STEPS = 600
 # The share of the n-gram head in the averaged probabilities (0.35-0.65 within 0.02 of recall on the dev set).
 NGRAM_WEIGHT = 0.5
 CV_FOLDS = 5
 # Hits of this layer are capped at "flag" by default (PolicyVersion.safety_layer_caps): a false positive costs a
-# review, not a record, so the threshold may admit 6% of held-out benign exemplars (hard negatives, mostly).
-TARGET_BENIGN_FPR = 0.06
+# review, not a record, so the threshold may admit 5% of held-out benign exemplars (hard negatives, mostly).
+# Chosen on the blind development set and generated records: at 6% (threshold 0.51) two service turns repeated
+# in generated English records scored 0.52 and were flagged; 5% (0.535) keeps them clear at the same recall,
+# 4% (0.563) costs 0.02-0.03 of recall for no fewer flags on ordinary text.
+TARGET_BENIGN_FPR = 0.05
 # Never flag a text the heads think more likely benign than harmful, however few benign exemplars there are.
 MIN_THRESHOLD = 0.5
 # The gate may cost at most this share of the harmful exemplars the two heads catch under cross-validation.
@@ -118,12 +123,12 @@ def classifier_view(text: str) -> str:
     """What the heads read: NFKC, invisible format characters dropped, traditional → simplified Chinese,
     Chinese characters split by spaces or symbols joined (``制 造 炸 弹``), runs of white space collapsed.
     Case is kept (e5 is cased)."""
-    from .safety import _t2s
+    from .safety import to_simplified
 
     view = unicodedata.normalize("NFKC", text)
     view = "".join(ch for ch in view if unicodedata.category(ch) != "Cf")
     if _CJK.search(view):
-        view = _t2s().convert(view)
+        view = to_simplified(view)
     view = _SPLIT_CJK.sub("", view)
     return " ".join(view.split())
 
@@ -313,14 +318,23 @@ class NgramHead:
     weights: np.ndarray  # (len(buckets) + 1, classes): the last row is the bias
 
     def probabilities(self, views: Sequence[str]) -> np.ndarray:
-        """Class probabilities, one row per view; each row is a sum over that row's n-grams alone."""
+        """Class probabilities, one row per view; each row is a sum over that row's n-grams alone.
+
+        The same row as ``_ngram_matrix`` builds (known buckets in order, then the bias), without building a
+        sparse matrix: this runs for every piece of every record, and the matrix cost more than the sum."""
         if not views:
             return np.zeros((0, len(self.classes)))
-        matrix = _ngram_matrix([ngram_features(v) for v in views], self.buckets)
-        scores = np.stack([
-            matrix.data[a:b] @ self.weights[matrix.indices[a:b]]
-            for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)
-        ])
+        bias = len(self.buckets)
+        scores = np.empty((len(views), len(self.classes)), dtype=np.float32)
+        for r, view in enumerate(views):
+            feats = np.asarray(ngram_features(view), dtype=np.int64)
+            where = np.searchsorted(self.buckets, feats)
+            known = where < bias
+            known[known] = self.buckets[where[known]] == feats[known]
+            rows = np.append(where[known], bias)
+            values = np.full(len(rows), 1.0 / np.sqrt(len(feats)) if len(feats) else 0.0, dtype=np.float32)
+            values[-1] = 1.0
+            scores[r] = values @ self.weights[rows]
         return _softmax(scores)
 
 
@@ -374,20 +388,33 @@ def _class_weights(y: np.ndarray) -> np.ndarray:
 def _descend(design: Any, y: np.ndarray, n_classes: int, l2: float, steps: int, curvature: float) -> np.ndarray:
     """Weighted, L2-regularised softmax regression by Nesterov-accelerated gradient descent from zero (the bias,
     the last row, is not penalised). The step is 1/L for a bound L on the curvature, so the descent cannot
-    diverge; with the fixed step count the result is a pure function of the inputs."""
+    diverge; with the fixed step count the result is a pure function of the inputs. The weight updates run in
+    place on preallocated arrays: for the n-gram head they are ~10^5 rows, and temporaries cost as much as the
+    products."""
     n = design.shape[0]
     weight = _class_weights(y)
+    row_scale = (weight / np.float32(n))[:, None]
     target = np.zeros((n, n_classes), dtype=np.float32)
     target[np.arange(n), y] = 1.0
     step = np.float32(1.0 / (0.5 * float(weight.max()) * curvature + l2))
-    transposed = design.T
+    penalty = np.float32(l2)
+    # A sparse design's transpose as CSR: the CSC view multiplies several times slower, and this runs every step.
+    transposed = design.T.tocsr() if hasattr(design, "tocsr") else design.T
     w = np.zeros((design.shape[1], n_classes), dtype=np.float32)
-    previous = w.copy()
+    previous = np.zeros_like(w)
+    look = np.empty_like(w)
     for t in range(steps):
-        look = w + np.float32(t / (t + 3)) * (w - previous)
-        gradient = np.asarray(transposed @ ((_softmax(np.asarray(design @ look)) - target) * weight[:, None])) / n
-        gradient[:-1] += l2 * look[:-1]
-        previous, w = w, (look - step * gradient).astype(np.float32)
+        np.subtract(w, previous, out=look)
+        look *= np.float32(t / (t + 3))
+        look += w
+        residual = _softmax(np.asarray(design @ look, dtype=np.float32))
+        residual -= target
+        residual *= row_scale
+        gradient = np.asarray(transposed @ residual, dtype=np.float32)
+        gradient[:-1] += penalty * look[:-1]
+        previous, w = w, previous
+        np.multiply(gradient, step, out=w)
+        np.subtract(look, w, out=w)
     return w
 
 
@@ -400,7 +427,9 @@ def _fit_embedding(vectors: np.ndarray, y: np.ndarray, classes: tuple[str, ...])
 
 
 def _fit_ngram(features: Sequence[Sequence[int]], y: np.ndarray, classes: tuple[str, ...]) -> NgramHead:
-    buckets = np.unique(np.asarray([b for f in features for b in f], dtype=np.int64))
+    # An n-gram of one exemplar only names that exemplar; it would only memorise it (and 60% of them are).
+    buckets, counts = np.unique(np.asarray([b for f in features for b in f], dtype=np.int64), return_counts=True)
+    buckets = buckets[counts >= NGRAM_MIN_EXEMPLARS]
     design = _ngram_matrix(features, buckets)
     # Each row has unit length plus the bias 1, so |row|^2 <= 2 bounds the curvature.
     weights = _descend(design, y, len(classes), NGRAM_L2_PENALTY, NGRAM_TRAINING_STEPS, 2.0)
@@ -664,7 +693,7 @@ def training_key(labels: Sequence[str], views: Sequence[str], vectors: np.ndarra
     classifier views (the n-gram head) and vectors (the embedding head)."""
     settings = (
         f"{HEAD_VERSION}|{VECTOR_NAMESPACE}|{L2_PENALTY}|{TRAINING_STEPS}|{NGRAM_BUCKETS}|{NGRAM_L2_PENALTY}|"
-        f"{NGRAM_TRAINING_STEPS}|{NGRAM_WEIGHT}|{CV_FOLDS}|{TARGET_BENIGN_FPR}|{MIN_THRESHOLD}|{GATE_RECALL_LOSS}"
+        f"{NGRAM_TRAINING_STEPS}|{NGRAM_MIN_EXEMPLARS}|{NGRAM_WEIGHT}|{CV_FOLDS}|{TARGET_BENIGN_FPR}|{MIN_THRESHOLD}|{GATE_RECALL_LOSS}"
     )
     digest = hashlib.sha256(settings.encode())
     digest.update("\n".join(labels).encode())
