@@ -138,20 +138,45 @@ class SafetyVerdict:
 
 
 @functools.lru_cache(maxsize=1)
-def _t2s() -> Any:
+def _t2s() -> tuple[Any, frozenset[str]]:
+    """The OpenCC traditional → simplified converter and its trigger characters: one character of every key of
+    its dictionaries (a character that is itself converted, where the key has one). A dictionary entry can only
+    apply to a text that holds all of its key's characters, so a text without any trigger converts to itself."""
     import opencc
 
-    return opencc.OpenCC("t2s")
+    converter = opencc.OpenCC("t2s")
+    dictionaries: list[dict[str, str]] = []
+    stack: list[Any] = list(converter._dict_chain_data)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        else:
+            dictionaries.append(item[2])
+    changed = {key for d in dictionaries for key, value in d.items() if len(key) == 1 and value != key}
+    triggers = {next((ch for ch in key if ch in changed), key[0]) for d in dictionaries for key in d if key}
+    return converter, frozenset(triggers)
 
 
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese (OpenCC t2s); text without a traditional character is returned as it is,
+    without the converter's cost (it is pure Python and runs several times for every screened record)."""
+    converter, triggers = _t2s()
+    if triggers.isdisjoint(text):
+        return text
+    return str(converter.convert(text))
+
+
+@functools.lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """NFKC (full-width → half-width), traditional → simplified, lower case, invisible format characters
     (zero-width spaces and joiners) dropped, Latin words spelled out letter by letter (``b o m b``) joined and
-    look-alike digits inside Latin words read as letters (``b0mb`` → ``bomb``). Spaces are kept."""
+    look-alike digits inside Latin words read as letters (``b0mb`` → ``bomb``). Spaces are kept.
+    Cached: the lexicon, the pattern rules and the classifier fold the same text."""
     folded = unicodedata.normalize("NFKC", text)
     folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
     if _CJK.search(folded):
-        folded = _t2s().convert(folded)
+        folded = to_simplified(folded)
     folded = folded.lower()
     folded = _SPELLED_OUT.sub(lambda m: re.sub(r"[^a-z]", "", m.group()), folded)
     return _LEET_CHAR.sub(lambda m: "".join(_LEET[c] for c in m.group()), folded)

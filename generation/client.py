@@ -60,6 +60,8 @@ class AdaptiveLimiter:
                 wait = self.paused_until - time.monotonic()
                 if wait <= 0 and self.in_flight < self.limit:
                     self.in_flight += 1
+                    if self.in_flight < self.limit:
+                        self._cond.notify()  # after a pause, each starter wakes the next while slots are free
                     return
                 self._cond.wait(timeout=wait if wait > 0 else 0.5)
 
@@ -76,7 +78,12 @@ class AdaptiveLimiter:
                 if self.limit < self.maximum and self._successes >= self.limit:
                     self.limit += 1
                     self._successes = 0
-            self._cond.notify_all()
+            # Wake only as many waiters as there are free slots: waking all of them (dozens of threads when
+            # chunks share a worker's budget) makes every finished call a stampede for the GIL. During a pause
+            # none can start; they wake on their own time-out, which is the pause's end.
+            free = self.limit - self.in_flight
+            if free > 0 and self.paused_until <= time.monotonic():
+                self._cond.notify(free)
 
 
 _shared_limiters: dict[tuple[str, str], AdaptiveLimiter] = {}

@@ -11,13 +11,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .text import hash64, is_cjk, normalise
+from .text import CJK_CHAR, hash64, is_cjk, normalise
 from .types import GateOutcome, QualityItem, rate_outcome
 
 NAME = "contamination"
 ZH_CHARS = 13
 EN_WORDS = 8
-_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
 
 
@@ -25,7 +24,7 @@ def ngram_strings(text: str) -> list[str]:
     """Character 13-grams of the CJK characters (Chinese) or word 8-grams (English)."""
     folded = normalise(text)
     if is_cjk(folded):
-        chars = "".join(_CJK_CHAR.findall(folded))
+        chars = "".join(CJK_CHAR.findall(folded))
         return [chars[i : i + ZH_CHARS] for i in range(len(chars) - ZH_CHARS + 1)]
     words = _WORD.findall(folded)
     return [" ".join(words[i : i + EN_WORDS]) for i in range(len(words) - EN_WORDS + 1)]

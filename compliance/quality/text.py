@@ -7,7 +7,7 @@ import re
 import unicodedata
 
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9]+(?:[.'][a-z0-9]+)*", re.IGNORECASE)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def normalise(text: str) -> str:
@@ -21,7 +21,7 @@ def tokens(text: str) -> list[str]:
 
 def is_cjk(text: str) -> bool:
     """True when most letters are CJK (decides character vs word n-grams for decontamination)."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK_CHAR.findall(text))
     latin = len(re.findall(r"[A-Za-z]", text))
     return cjk > 0 and cjk * 3 >= latin
 

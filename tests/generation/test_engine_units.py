@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from io import StringIO
 from typing import Any
@@ -157,6 +158,51 @@ def test_limiter_grows_back_after_successes() -> None:
         limiter.acquire()
         limiter.release()
     assert limiter.limit == 3
+
+
+def _hammer(limiter: AdaptiveLimiter, threads: int, calls: int, hold: float) -> tuple[int, float]:
+    """``threads`` threads each making ``calls`` calls of ``hold`` seconds; the most in flight and the time."""
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def call() -> None:
+        for _ in range(calls):
+            limiter.acquire()
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(hold)
+            with lock:
+                state["now"] -= 1
+            limiter.release()
+
+    workers = [threading.Thread(target=call) for _ in range(threads)]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert not any(worker.is_alive() for worker in workers)
+    return state["most"], time.monotonic() - started
+
+
+def test_limiter_keeps_its_slots_full_when_many_threads_wait() -> None:
+    # 40 threads share 8 slots (as two chunks of a worker share its budget): never more than 8 in flight, and a
+    # freed slot is taken at once (waking one waiter per free slot, not all of them, must not lose a wake-up).
+    limiter = AdaptiveLimiter(8)
+    most, seconds = _hammer(limiter, threads=40, calls=5, hold=0.02)
+    ideal = 40 * 5 * 0.02 / 8
+    assert most == 8 and limiter.in_flight == 0
+    assert seconds < ideal * 1.6
+
+
+def test_limiter_after_a_pause_fills_every_free_slot() -> None:
+    limiter = AdaptiveLimiter(8)
+    limiter.acquire()
+    limiter.release(throttled_for=0.3)  # limit 4 (growing back by one per `limit` successes), nobody starts for 0.3 s
+    most, seconds = _hammer(limiter, threads=12, calls=2, hold=0.05)
+    assert 4 <= most <= 8 and limiter.in_flight == 0
+    assert 0.25 <= seconds < 0.3 + 12 * 2 * 0.05 / 4 + 0.3
 
 
 def test_a_500_is_retried_and_counted_but_a_400_is_not(fake_openai_server: FakeOpenAIServer) -> None:
