@@ -26,6 +26,8 @@ fired first) is not charged, as vLLM aborts such a request: those answers are co
 ``state.abandoned`` and a client retry of the same body then is not a duplicate. Only a time-out that
 fires in the instant between the answer being written and being read can still make one.
 
+``state.most_in_flight`` is the most requests it was answering at once.
+
 ``state.requests`` records each request's JSON body and headers (lower-cased names) for assertions.
 
     with running_fake_openai_server() as server:
@@ -100,6 +102,8 @@ class FakeServerState:
     faults: dict[str, int] = field(default_factory=dict)
     calls: int = 0
     abandoned: int = 0
+    in_flight: int = 0
+    most_in_flight: int = 0
     _failures: list[int] = field(default_factory=list)
     _truncate: int = 0
     _rng: random.Random | None = None
@@ -170,6 +174,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         state = self.server.state
+        with state._lock:
+            state.in_flight += 1
+            state.most_in_flight = max(state.most_in_flight, state.in_flight)
+        try:
+            self._answer(state)
+        finally:
+            with state._lock:
+                state.in_flight -= 1
+
+    def _answer(self, state: FakeServerState) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         if self.path.rstrip("/") != "/v1/chat/completions":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
 from typing import Any
 
@@ -19,7 +20,13 @@ from generation.multistep import weighted_slot_choice
 from generation.offline import OfflineBackend
 from generation.options import options_problems
 from generation.strategies import strategy_for_name
-from generation.types import Completion, GenerationConfigError, GenerationSpec, MalformedOutputError
+from generation.types import (
+    Completion,
+    GenerationConfigError,
+    GenerationSpec,
+    MalformedOutputError,
+    TransientGenerationError,
+)
 from tests.generation.fake_openai_server import FakeOpenAIServer
 
 TREE_YAML = """
@@ -147,6 +154,40 @@ def test_a_429_with_retry_after_pauses_every_caller_and_halves_the_limit(fake_op
     assert 1.0 <= time.monotonic() - started < 3
     assert completion.retries == 1
     assert (backend.limiter.limit, backend.limiter.throttled) == (4, 1)
+
+
+def test_the_limit_counts_requests_on_the_wire(fake_openai_server: FakeOpenAIServer) -> None:
+    # The slot is taken per HTTP request, so the server never sees more than the limit at once, and each
+    # slot is free again as soon as the answer is read (the client's own parsing runs outside it).
+    fake_openai_server.state.latency_seconds = 0.05
+    backend = OpenAIBackend(base_url=fake_openai_server.base_url, api_key="k", model="m", timeout=5, max_retries=0,
+                            concurrency=3)
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        completions = list(pool.map(lambda _: backend.complete([{"role": "user", "content": "OUTPUT_SCHEMA: qa"}],
+                                                                temperature=0, max_tokens=5, seed=None,
+                                                                json_mode=True), range(24)))
+    assert len(completions) == 24 and fake_openai_server.state.calls == 24
+    assert fake_openai_server.state.most_in_flight == 3
+    assert backend.limiter.in_flight == 0
+
+
+def test_a_429_without_retry_after_pauses_every_caller_for_our_back_off(fake_openai_server: FakeOpenAIServer) -> None:
+    fake_openai_server.state.retry_after = "soon"  # not a number: the client falls back to its own back-off
+    fake_openai_server.state.fail_next(1, status=429)
+    backend = OpenAIBackend(base_url=fake_openai_server.base_url, api_key="k", model="m", timeout=5, max_retries=0,
+                            concurrency=8)
+    with pytest.raises(TransientGenerationError):
+        backend.complete([{"role": "user", "content": "OUTPUT_SCHEMA: qa"}], temperature=0, max_tokens=5, seed=1,
+                         json_mode=True)
+    assert (backend.limiter.limit, backend.limiter.throttled, backend.limiter.in_flight) == (4, 1, 0)
+    assert backend.limiter.paused_until > time.monotonic()  # the server said slow down: every thread waits
+    backend.max_retries = 1
+    fake_openai_server.state.fail_next(1, status=429)
+    started = time.monotonic()
+    backend.complete([{"role": "user", "content": "OUTPUT_SCHEMA: qa"}], temperature=0, max_tokens=5, seed=1,
+                     json_mode=True)
+    assert time.monotonic() - started >= 0.25  # BACKOFF_BASE_SECONDS x (0.5..1) jitter, applied as a pause
+    assert backend.limiter.throttled == 2
 
 
 def test_limiter_grows_back_after_successes() -> None:

@@ -169,6 +169,45 @@ def test_diversity_and_relevance_embed_the_sample_once_and_an_embedder_error_fai
     assert relevance.detail == "gate error, dataset held back: RuntimeError: model file truncated"
 
 
+def test_the_other_gates_run_beside_the_embedding_gates_and_the_report_keeps_its_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from compliance.quality import runner
+
+    # The duplicate gate (second thread) waits until the embedder (this thread) has started, and the embedder
+    # waits for the duplicate gate: run one after the other, each would time out instead.
+    embedding, duplicate = threading.Event(), threading.Event()
+    real_duplicate_gate = runner.duplicate_gate
+
+    def duplicate_gate(*args: object, **kwargs: object) -> object:
+        assert embedding.wait(10), "the duplicate gate did not run while the embedding gates did"
+        duplicate.set()
+        return real_duplicate_gate(*args, **kwargs)  # type: ignore[arg-type]
+
+    def math_gate(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError("checker crashed")
+
+    class Waiting(KeywordModel):
+        def passage(self, texts: list[str]) -> np.ndarray:
+            embedding.set()
+            assert duplicate.wait(10), "the embedding gates did not run while the duplicate gate did"
+            return super().passage(texts)
+
+    monkeypatch.setattr(runner, "duplicate_gate", duplicate_gate)
+    monkeypatch.setattr(runner, "math_gate", math_gate)
+    items, off = dataset(60, 5)
+    embedder = Embedder(name="waiting", unrelated=0.3, related=0.9, _model=Waiting())
+    report = run_quality_suite(items, context=SuiteContext(topic=TOPIC, embedder=embedder))
+    assert [o.name for o in report.outcomes] == list(runner.GATE_NAMES)
+    duplicates = report.outcome("duplicate").metrics  # the real gate ran: the stand-in dataset repeats itself
+    assert duplicates["exact"] + duplicates["near"] > 0 and set(report.outcome("relevance").flags) == off
+    # A gate that raises on the second thread fails closed, as on the first.
+    assert report.outcome("math").detail == "gate error, dataset held back: RuntimeError: checker crashed"
+    assert report.passed is False
+
+
 def test_no_records_fails_the_gate_and_the_report_stays_valid_json() -> None:
     import json
 
