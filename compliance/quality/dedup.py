@@ -103,6 +103,58 @@ def _exact_key(toks: list[str]) -> str:
     return hashlib.blake2b(" ".join(toks).encode(), digest_size=16).hexdigest()
 
 
+FEW_CANDIDATES = 16
+
+
+class _ShingleSets:
+    """Every record's distinct shingle hashes, sorted, in one flat array with each record's [start, end)."""
+
+    def __init__(self, hashes: np.ndarray, bounds: np.ndarray) -> None:
+        rows = [np.unique(hashes[bounds[r]:bounds[r + 1]]) for r in range(len(bounds) - 1)]
+        self.sizes = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        self.starts = np.concatenate(([0], np.cumsum(self.sizes)[:-1])).astype(np.int64)
+        self.flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.uint64)
+        self._sets: dict[int, frozenset[int]] = {}
+
+    def _set(self, row: int) -> frozenset[int]:
+        found = self._sets.get(row)
+        if found is None:
+            start = self.starts[row]
+            found = self._sets[row] = frozenset(self.flat[start:start + self.sizes[row]].tolist())
+        return found
+
+    def closest(self, row: int, candidates: Sequence[int], jaccard: float) -> tuple[int, float] | None:
+        """The candidate whose exact shingle Jaccard with ``row`` is highest and reaches ``jaccard`` (the first
+        such in candidate order on a tie), with that Jaccard; None if there is none. All candidates at once:
+        templated data (one phrasing, other details) makes a record a candidate of hundreds of others.
+        """
+        if not candidates or not self.sizes[row]:
+            return None
+        if len(candidates) <= FEW_CANDIDATES:  # the usual case: Python sets cost less than setting up numpy
+            mine_set, best_row, best_j = self._set(row), -1, 0.0
+            for candidate in candidates:
+                theirs_set = self._set(candidate)
+                common = len(mine_set & theirs_set)
+                score = common / max(len(mine_set) + len(theirs_set) - common, 1)
+                if score > best_j:
+                    best_row, best_j = candidate, score
+            return (best_row, best_j) if best_row >= 0 and best_j >= jaccard else None
+        mine = self.flat[self.starts[row]:self.starts[row] + self.sizes[row]]
+        rows = np.asarray(candidates, dtype=np.int64)
+        rows = rows[self.sizes[rows] > 0]
+        if not len(rows):
+            return None
+        sizes = self.sizes[rows]
+        ends = np.cumsum(sizes)
+        # The candidates' shingles laid end to end: position k of candidate j is flat[starts[j] + k].
+        theirs = self.flat[np.arange(ends[-1]) + np.repeat(self.starts[rows] - (ends - sizes), sizes)]
+        at = np.minimum(np.searchsorted(mine, theirs), len(mine) - 1)
+        shared = np.add.reduceat((mine[at] == theirs).astype(np.int64), ends - sizes)
+        scores = shared / (len(mine) + sizes - shared)
+        best = int(np.argmax(scores))
+        return (int(rows[best]), float(scores[best])) if scores[best] >= jaccard else None
+
+
 def duplicate_gate(
     items: Sequence[QualityItem],
     *,
@@ -122,13 +174,7 @@ def duplicate_gate(
     # The index casts a wider net than the verdict; candidates are confirmed on their exact shingle Jaccard
     # (64-bit shingle hashes: a collision between two different shingles is a 2^-64 event).
     lsh = MinHashLSH(threshold=max(0.3, jaccard - 0.1), num_perm=NUM_PERM)
-    shingle_sets: dict[int, frozenset[int]] = {}
-
-    def shingle_set(row: int) -> frozenset[int]:
-        found = shingle_sets.get(row)
-        if found is None:
-            found = shingle_sets[row] = frozenset(hashes[bounds[row]:bounds[row + 1]].tolist())
-        return found
+    shingle_sets = _ShingleSets(hashes, bounds)
 
     labels = [f"dataset {p.dataset_id} record {p.record_id}" for p in prior]
     for j in range(len(prior)):
@@ -145,18 +191,12 @@ def duplicate_gate(
             continue
         exact_seen[key] = f"record {item.id}"
         lean = LeanMinHash(seed=_SEED, hashvalues=sig[row], scheme="legacy")
-        best, best_j = None, 0.0
-        mine = shingle_set(row)
-        for candidate in lsh.query(lean):
-            theirs = shingle_set(candidate)
-            shared = len(mine & theirs)
-            exact_j = shared / max(len(mine) + len(theirs) - shared, 1)
-            if exact_j >= jaccard and exact_j > best_j:
-                best, best_j = candidate, exact_j
+        best = shingle_sets.closest(row, lsh.query(lean), jaccard)
         if best is not None:
+            candidate, best_j = best
             near += 1
-            source = labels[best] if best < len(prior) else f"record {items[best - len(prior)].id}"
-            against_prior += best < len(prior)
+            source = labels[candidate] if candidate < len(prior) else f"record {items[candidate - len(prior)].id}"
+            against_prior += candidate < len(prior)
             outcome.flag(item.id, f"near duplicate of {source} (shingle Jaccard {best_j:.2f})", item.text[:120])
             continue
         lsh.insert(row, lean, check_duplication=False)

@@ -54,6 +54,52 @@ def test_near_duplicate_verdict_is_the_exact_shingle_jaccard_at_the_threshold() 
         assert original not in at.flags and int(original[1:]) < int(item_id[1:])
 
 
+def test_templated_records_with_many_candidates_get_the_exact_verdict_of_every_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One phrasing with a few details changed: a record is an LSH candidate of dozens of others (checked all
+    # at once with numpy), some pairs reach the threshold and some do not. Every verdict is the exact shingle
+    # Jaccard, and the same as checking the candidates one by one.
+    import random
+    import re
+
+    from compliance.quality import dedup
+    from compliance.quality.dedup import FEW_CANDIDATES, SHINGLE
+    from compliance.quality.text import tokens
+
+    rng = random.Random(11)
+    words = ["北京", "上海", "广州", "深圳", "杭州", "南京", "信用卡", "储蓄卡", "房贷", "车贷", "理财", "外汇"]
+    template = "业务请携带身份证件到网点办理，具体以网点公告为准，如有疑问请拨打客服热线咨询，"
+    items = [QualityItem(f"t{i}", "", "您好，" + "的".join(rng.choice(words) for _ in range(3)) + template
+                         + f"编号{rng.randrange(30)}") for i in range(200)]
+    outcome = duplicate_gate(items, max_rate=0.05, jaccard=0.85)
+
+    def shingles(text: str) -> set[tuple[str, ...]]:
+        toks = tokens(text)
+        return {tuple(toks[k:k + SHINGLE]) for k in range(len(toks) - SHINGLE + 1)}
+
+    def jaccard(a: str, b: str) -> float:
+        x, y = shingles(a), shingles(b)
+        return len(x & y) / len(x | y)
+
+    by_id = {item.id: item.text for item in items}
+    kept: list[str] = []
+    for item in items:
+        reasons = [f.reason for f in outcome.flags.get(item.id, [])]
+        if not reasons:
+            kept.append(item.id)
+        elif reasons[0].startswith("near duplicate"):
+            found = re.fullmatch(r"near duplicate of record (\S+) \(shingle Jaccard ([\d.]+)\)", reasons[0])
+            assert found is not None
+            other, value = found.groups()
+            assert other in kept and jaccard(item.text, by_id[other]) >= 0.85
+            assert float(value) >= 0.85 and value == f"{jaccard(item.text, by_id[other]):.2f}"
+    assert outcome.metrics["near"] > 20 and len(kept) > 4 * FEW_CANDIDATES  # both verdicts, both paths of the check
+    monkeypatch.setattr(dedup, "FEW_CANDIDATES", len(items))  # every check one by one, with Python sets
+    one_by_one = duplicate_gate(items, max_rate=0.05, jaccard=0.85)
+    assert one_by_one.flags == outcome.flags and one_by_one.metrics == outcome.metrics
+
+
 def test_duplicates_of_earlier_releases_name_the_dataset() -> None:
     prior = [PriorText(dataset_id=7, record_id="req3-slot0", text=BASE)]
     outcome = duplicate_gate([qi("x", BASE.replace("七个", "五个"))], max_rate=0.0, jaccard=0.85, prior=prior)
