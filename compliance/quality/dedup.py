@@ -107,7 +107,7 @@ FEW_CANDIDATES = 16
 
 
 class _ShingleSets:
-    """Every record's distinct shingle hashes, sorted, in one flat array with each record's [start, end)."""
+    """Every record's distinct shingle hashes, sorted, in one flat array (``starts`` and ``sizes`` per record)."""
 
     def __init__(self, hashes: np.ndarray, bounds: np.ndarray) -> None:
         rows = [np.unique(hashes[bounds[r]:bounds[r + 1]]) for r in range(len(bounds) - 1)]
@@ -135,7 +135,7 @@ class _ShingleSets:
             for candidate in candidates:
                 theirs_set = self._set(candidate)
                 common = len(mine_set & theirs_set)
-                score = common / max(len(mine_set) + len(theirs_set) - common, 1)
+                score = common / (len(mine_set) + len(theirs_set) - common)  # mine is not empty
                 if score > best_j:
                     best_row, best_j = candidate, score
             return (best_row, best_j) if best_row >= 0 and best_j >= jaccard else None
