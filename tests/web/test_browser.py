@@ -71,6 +71,26 @@ def _text_is(css: str, text: str) -> Any:
     return check
 
 
+def follow(driver: Any, element: Any) -> None:
+    """Click ``element`` and wait until the page it leads to has loaded.
+
+    A click that submits a form or follows a link returns before the browser has left the page,
+    so looking up an element right after it may find the old page's copy. The old page is marked;
+    the new one is loaded once the mark is gone and the document is complete.
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.__leaving = true;")
+    element.click()
+
+    def arrived(d: Any) -> bool:
+        return bool(d.execute_script("return !window.__leaving && document.readyState === 'complete';"))
+
+    # While the browser navigates, the driver may answer with an error about the vanishing page: look again.
+    WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1, ignored_exceptions=(WebDriverException,)).until(arrived)
+
+
 def login(driver: Any, base: str, username: str) -> None:
     driver.get(base + "/accounts/login/")
     driver.find_element(*_by("#id_username")).send_keys(username)
@@ -91,7 +111,7 @@ def test_requester_submits_and_watches_progress_reach_release(
     base = live_server.url
     requester = browser_factory()
     login(requester, base, "req")
-    requester.find_element(*_by("#nav-new")).click()
+    follow(requester, requester.find_element(*_by("#nav-new")))
     requester.find_element(*_by("#id_title")).send_keys("零售银行客服对话")
     requester.find_element(*_by("#id_purpose")).send_keys("fine-tune the branch assistant")
     select(requester, "#id_legal_basis", "contract")
@@ -156,12 +176,12 @@ def test_approver_reviews_the_sample_one_by_one_and_approves(
     base = live_server.url
     driver = browser_factory()
     login(driver, base, "appr")
-    driver.find_element(*_by("#nav-approvals")).click()
+    follow(driver, driver.find_element(*_by("#nav-approvals")))
     row = driver.find_element(*_by(f'#approval-table tr[data-request="{awaiting.pk}"]'))
     passed_gates = sum(1 for g in awaiting.quality_report.gates if g.get("name") and g.get("passed"))
     assert passed_gates >= 3 and len(row.find_elements(*_by(".badge-pass"))) == passed_gates
     screenshot(driver, "approver-queue")
-    row.find_element(*_by("a.button")).click()
+    follow(driver, row.find_element(*_by("a.button")))
 
     items = driver.find_elements(*_by(".review-item"))
     assert len(items) == (awaiting.review_items.count() or 6)
@@ -176,7 +196,7 @@ def test_approver_reviews_the_sample_one_by_one_and_approves(
     assert pii_rows and all(re.search(r"\d+$", r.text) for r in pii_rows)
     screenshot(driver, "approver-review")
 
-    driver.find_element(*_by("#reject")).click()  # without a reason: refused, stays waiting
+    follow(driver, driver.find_element(*_by("#reject")))  # without a reason: refused, stays waiting
     assert "A rejection needs a reason." in driver.find_element(*_by("#decision-form")).text
     awaiting.refresh_from_db()
     assert awaiting.state == "awaiting_approval"
@@ -218,12 +238,12 @@ def test_auditor_filters_the_log_verifies_it_and_reads_the_lineage(
     # The first Tab lands on the skip link, which moves focus to the main content.
     driver.find_element(*_by("body")).send_keys(Keys.TAB)
     assert driver.switch_to.active_element.text == "Skip to main content"
-    driver.find_element(*_by("#nav-audit")).click()
+    follow(driver, driver.find_element(*_by("#nav-audit")))
 
     select(driver, "#id_object_type", "dataset_request")
     driver.find_element(*_by("#id_object_id")).send_keys(str(awaiting.pk))
-    driver.find_element(*_by("#apply-filters")).click()
-    _wait(driver, lambda d: "object_id=" in d.current_url)
+    follow(driver, driver.find_element(*_by("#apply-filters")))
+    assert "object_id=" in driver.current_url
     rows = driver.find_elements(*_by("#audit-table tbody tr[data-seq]"))
     expected = AuditEvent.objects.filter(object_type="dataset_request", object_id=str(awaiting.pk)).count()
     assert len(rows) == expected >= 5
@@ -237,7 +257,7 @@ def test_auditor_filters_the_log_verifies_it_and_reads_the_lineage(
     screenshot(driver, "auditor-verified")
 
     rows = driver.find_elements(*_by("#audit-table tbody tr[data-seq] a"))
-    rows[0].click()
+    follow(driver, rows[0])
     assert len(driver.find_element(*_by("#event-hash")).text) == 64
     screenshot(driver, "auditor-event")
 
