@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,14 @@ def screen_content(*, content: Any, policy_version: PolicyVersion, pseudonym_sco
     return ScreeningOutcome(
         accepted=True, reason="", masked_content=masked, findings=findings, counts=counts, safety=safety
     )
+
+
+def screen_contents(
+    *, contents: Sequence[Any], policy_version: PolicyVersion, pseudonym_scope: str
+) -> list[ScreeningOutcome]:
+    """``screen_content`` of each part (a record's content, the model texts kept in its provenance), in order."""
+    return [screen_content(content=content, policy_version=policy_version, pseudonym_scope=pseudonym_scope)
+            for content in contents]
 
 
 def residual_pii(*, text: str, include_names: bool = False) -> list[str]:

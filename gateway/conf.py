@@ -26,6 +26,7 @@ KNOWN_KEYS = frozenset(
         "GENERATION_MODEL_PRICES",
         "GENERATION_ESTIMATE_TOKENS",
         "PIPELINE_STALE_SECONDS",
+        "SCREENING_PROCESSES",
     }
 )
 

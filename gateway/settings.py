@@ -209,6 +209,9 @@ GATEWAY: dict[str, Any] = {
     "GENERATION_CHUNK_SIZE": int(os.environ.get("GENERATION_CHUNK_SIZE", "25")),
     # Calls in flight per worker process (a thread pool inside each chunk); 429s lower it adaptively.
     "GENERATION_CONCURRENCY": int(os.environ.get("GENERATION_CONCURRENCY", "8")),
+    # Helper processes per worker process that screen (PII masking, content safety) the records of chunks
+    # running calls concurrently, so the worker's own GIL serves the calls; 0 screens in the worker process.
+    "SCREENING_PROCESSES": int(os.environ.get("SCREENING_PROCESSES", "1")),
     # Prices per 1,000 tokens, {"model": {"prompt": 0.002, "completion": 0.006}}; the admin's ModelPrice
     # rows win over these. Unknown models cost 0 (self-hosted) and the estimate says so.
     "GENERATION_MODEL_PRICES": json.loads(os.environ.get("GENERATION_MODEL_PRICES", "{}")),

@@ -78,6 +78,12 @@ def _warm_generation() -> None:
         warm = getattr(backend, "warm_up", None)
         if warm is not None:
             warm()
+        # Concurrent chunks screen in helper processes: start them (they load the models) before the first chunk.
+        from compliance.screening_pool import screening_pool
+
+        pool = screening_pool(int(gateway_setting("SCREENING_PROCESSES")))
+        if pool is not None:
+            pool.warm_up()
 
 
 @worker_process_init.connect

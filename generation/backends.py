@@ -9,11 +9,12 @@ from generation.types import Backend, GenerationConfigError
 BACKEND_NAMES = ("offline", "openai")
 
 
-def backend_from_settings(name: str | None = None, *, seed: int = 0) -> Backend:
+def backend_from_settings(name: str | None = None, *, seed: int = 0, priority: float = 0.0) -> Backend:
     """The backend called ``name`` (default: ``GENERATION_BACKEND``), configured from settings.
 
-    ``seed`` only affects the offline backend. Raises ``GenerationConfigError`` for an unknown name
-    or when the OpenAI-compatible endpoint lacks a base URL or model.
+    ``seed`` only affects the offline backend; ``priority`` only the openai one: of the calls waiting for the
+    worker's shared budget, those of the backend with the lowest priority start first. Raises
+    ``GenerationConfigError`` for an unknown name or when the OpenAI-compatible endpoint lacks a base URL or model.
     """
     name = name or gateway_setting("GENERATION_BACKEND")
     if name == "offline":
@@ -47,4 +48,4 @@ def backend_from_settings(name: str | None = None, *, seed: int = 0) -> Backend:
 
     # GENERATION_CONCURRENCY calls in flight per worker process, whatever number of chunks it runs at once.
     return OpenAIBackend(base_url=base_url, api_key=api_key, model=model, timeout=timeout, max_retries=max_retries,
-                         limiter=shared_limiter(base_url, model, concurrency))
+                         limiter=shared_limiter(base_url, model, concurrency), priority=priority)

@@ -7,10 +7,13 @@ logged, never put in an error message, never part of provenance.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import random
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 # openai looks up the legacy ``httpx`` module in sys.modules on every call: were a library imported lazily on
@@ -43,6 +46,12 @@ class AdaptiveLimiter:
     the server's Retry-After has passed; every ``limit`` successes in a row raise it by one again, up
     to the configured concurrency. So a job backs off together instead of 32 threads hammering a
     server that has said "slow down".
+
+    A free slot goes to the waiting caller with the lowest ``priority`` (first come, first served among
+    equals). Chunks sharing a worker's budget pass the time they started, so the oldest chunk runs at full
+    speed and the younger ones fill its gaps: chunks then finish one after another, and while one writes
+    its last records the next has the slots, instead of chunks that started together all draining at once
+    and leaving the budget idle.
     """
 
     def __init__(self, maximum: int) -> None:
@@ -52,21 +61,30 @@ class AdaptiveLimiter:
         self.paused_until = 0.0
         self.throttled = 0
         self._successes = 0
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiter] = []  # a heap, lowest (priority, arrival) first
+        self._arrivals = itertools.count()
 
-    def acquire(self) -> None:
-        with self._cond:
-            while True:
-                wait = self.paused_until - time.monotonic()
-                if wait <= 0 and self.in_flight < self.limit:
-                    self.in_flight += 1
-                    if self.in_flight < self.limit:
-                        self._cond.notify()  # after a pause, each starter wakes the next while slots are free
+    def acquire(self, priority: float = 0.0) -> None:
+        with self._lock:
+            if not self._waiting and self._may_start():
+                self.in_flight += 1
+                return
+            waiter = _Waiter(priority, next(self._arrivals))
+            heapq.heappush(self._waiting, waiter)
+            self._grant()
+        while True:
+            # A waiter is handed its slot by whoever frees one; during a pause nobody frees one for it, so it
+            # also wakes at the pause's end and hands out the slots itself.
+            waiter.granted.wait(timeout=max(0.01, min(0.5, self.paused_until - time.monotonic())))
+            with self._lock:
+                if not waiter.granted.is_set():
+                    self._grant()
+                if waiter.granted.is_set():
                     return
-                self._cond.wait(timeout=wait if wait > 0 else 0.5)
 
     def release(self, *, throttled_for: float | None = None) -> None:
-        with self._cond:
+        with self._lock:
             self.in_flight -= 1
             if throttled_for is not None:
                 self.throttled += 1
@@ -78,12 +96,23 @@ class AdaptiveLimiter:
                 if self.limit < self.maximum and self._successes >= self.limit:
                     self.limit += 1
                     self._successes = 0
-            # Wake only as many waiters as there are free slots: waking all of them (dozens of threads when
-            # chunks share a worker's budget) makes every finished call a stampede for the GIL. During a pause
-            # none can start; they wake on their own time-out, which is the pause's end.
-            free = self.limit - self.in_flight
-            if free > 0 and self.paused_until <= time.monotonic():
-                self._cond.notify(free)
+            self._grant()
+
+    def _may_start(self) -> bool:
+        return self.in_flight < self.limit and self.paused_until <= time.monotonic()
+
+    def _grant(self) -> None:
+        """Hand the free slots to the first waiters (lock held): each is woken alone, no stampede for the GIL."""
+        while self._waiting and self._may_start():
+            self.in_flight += 1
+            heapq.heappop(self._waiting).granted.set()
+
+
+@dataclass(order=True)
+class _Waiter:
+    priority: float
+    arrival: int
+    granted: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 _shared_limiters: dict[tuple[str, str], AdaptiveLimiter] = {}
@@ -129,7 +158,7 @@ class OpenAIBackend:
 
     def __init__(
         self, base_url: str, api_key: str, model: str, timeout: float, max_retries: int, concurrency: int = 8,
-        limiter: AdaptiveLimiter | None = None,
+        limiter: AdaptiveLimiter | None = None, priority: float = 0.0,
     ) -> None:
         self.base_url = base_url
         self.model = model
@@ -140,6 +169,7 @@ class OpenAIBackend:
         # and a 429 slows down every thread of the job, not just the one that got it.
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
         self.limiter = limiter or AdaptiveLimiter(concurrency)
+        self.priority = priority  # lower goes first when the limiter is shared (see ``AdaptiveLimiter``)
         # Some local servers reject response_format; after the first such 400 we stop sending it.
         self.json_mode_supported = True
         self._rng = random.Random()  # noqa: S311 -- back-off jitter, not security
@@ -173,7 +203,7 @@ class OpenAIBackend:
         retries = 0
         while True:
             throttled_for: float | None = None
-            self.limiter.acquire()
+            self.limiter.acquire(self.priority)
             try:
                 completion = self._complete_once(messages, temperature, max_tokens, seed, json_mode)
             except TransientGenerationError as exc:

@@ -30,6 +30,9 @@ def _isolated_paths(settings: Any, tmp_path_factory: pytest.TempPathFactory, _se
         **settings.GATEWAY,
         "AUDIT_SIGNING_KEY_PATH": str(_session_signing_key),
         "DATASET_DIR": str(tmp_path_factory.getbasetemp() / "datasets"),
+        # A helper process cannot see what a test's transaction has not committed: tests that want the
+        # screening helpers (and commit) turn them on.
+        "SCREENING_PROCESSES": 0,
     }
 
 

@@ -30,7 +30,8 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from audit.services import audit_event_append
-from compliance.screening import content_text, pseudonym_key, screen_content
+from compliance.screening import ScreeningOutcome, content_text, pseudonym_key, screen_contents
+from compliance.screening_pool import ScreeningPool, screening_pool
 from gateway.conf import gateway_setting
 from gateway.models import DatasetRequest, GenerationJob, Record
 from gateway.services import _transition
@@ -198,6 +199,7 @@ class _Chunk:
     store: ResponseStore
     price: Price
     base_provenance: dict[str, Any]
+    screening: ScreeningPool | None = None  # None: screen on the chunk's thread
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def attempt(self, slot: int) -> _Outcome:
@@ -242,7 +244,8 @@ def generation_chunk_execute(*, request_id: int, start: int, end: int) -> int:
 
 
 def _run_chunk(request: DatasetRequest, todo: list[int], start: int, end: int) -> int:
-    backend = backend_from_settings(request.backend, seed=request.seed)
+    # An older chunk's calls go first: this worker's chunks then finish one after another (see AdaptiveLimiter).
+    backend = backend_from_settings(request.backend, seed=request.seed, priority=time.monotonic())
     policy = request.policy_version
     chunk = _Chunk(
         request=request, spec=spec_for_request(request), backend=backend,
@@ -262,6 +265,9 @@ def _run_chunk(request: DatasetRequest, todo: list[int], start: int, end: int) -
             model=backend.model, stats={**job.stats, "price_source": chunk.price.source})
     # The offline backend is CPU-bound: threads would only add contention.
     concurrency = 1 if backend.name == "offline" else max(1, int(gateway_setting("GENERATION_CONCURRENCY")))
+    if concurrency > 1 and len(todo) > 1:
+        # Screening in helper processes keeps this process's GIL for the calls in flight.
+        chunk.screening = screening_pool(int(gateway_setting("SCREENING_PROCESSES")))
     batch = _Batch(chunk)
     transient: TransientGenerationError | None = None
     try:
@@ -286,27 +292,42 @@ def _run_chunk(request: DatasetRequest, todo: list[int], start: int, end: int) -
 def _run_concurrently(
     chunk: _Chunk, batch: _Batch, todo: list[int], concurrency: int
 ) -> TransientGenerationError | None:
-    """Calls on a thread pool; this thread screens each slot as it completes and writes them in batches.
+    """Calls on a thread pool; each finished slot is screened (in the screening helpers when the chunk has
+    them, else on this thread) and written in batches.
 
     Screening and database writes overlap the calls still in flight, and a batch costs one transaction
     (records, progress, audit events) instead of one per record.
     """
     transient: TransientGenerationError | None = None
     last_check = time.monotonic()
+    screening: dict[Future[list[ScreeningOutcome]], _Outcome] = {}
     with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="gen") as pool:
         futures: set[Future[_Outcome]] = {pool.submit(chunk.attempt, slot) for slot in todo}
-        while futures:
-            done, futures = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        while futures or screening:
+            waiting: set[Future[Any]] = {*futures, *screening}
+            done, _pending = wait(waiting, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
+                if future in screening:
+                    outcome = screening.pop(future)
+                    batch.add(_settle(chunk, outcome, screened=future.result()))
+                    continue
+                futures.discard(future)
                 if future.cancelled():
                     continue
                 outcome = future.result()
-                batch.add(_settle(chunk, outcome))
                 transient = transient or outcome.transient
+                if chunk.screening is not None and outcome.record is not None and not outcome.cancelled:
+                    screening[chunk.screening.submit(contents=_screened_parts(outcome.record),
+                                                     policy_version=chunk.request.policy_version,
+                                                     pseudonym_scope=_pseudonym_scope(chunk))] = outcome
+                else:
+                    batch.add(_settle(chunk, outcome))
                 if batch.due():
                     batch.write()
-            if batch.due() or not futures:
+            if batch.due() or not (futures or screening):
                 batch.write()
+            if chunk.screening is not None and screening:
+                chunk.screening.expire_overdue()
             # Screening takes a while: look for cancel / budget between records too, not only between waits.
             if not chunk.cancel.is_set() and time.monotonic() - last_check >= POLL_SECONDS:
                 last_check = time.monotonic()
@@ -354,8 +375,9 @@ class _Settled:
     error: str = ""
 
 
-def _settle(chunk: _Chunk, outcome: _Outcome) -> _Settled:
-    """Screen a finished slot (chunk thread, no writes); a cancelled or transiently failed slot only books calls."""
+def _settle(chunk: _Chunk, outcome: _Outcome, *, screened: list[ScreeningOutcome] | None = None) -> _Settled:
+    """A finished slot ready to write (chunk thread, no writes): its record screened here unless ``screened``
+    holds the outcomes of ``_screened_parts`` already; a cancelled or transiently failed slot only books calls."""
     usage = _usage(outcome.meter, chunk.price)
     request = chunk.request
     if outcome.cancelled or outcome.transient is not None:
@@ -367,25 +389,37 @@ def _settle(chunk: _Chunk, outcome: _Outcome) -> _Settled:
                         provenance={**chunk.base_provenance, "backend": chunk.backend.name,
                                     "model": chunk.backend.model, "usage": _jsonable(usage)})
         return _Settled(record, usage, error=reason)
-    return _Settled(_screened_record(chunk, outcome.record, usage, outcome.meter), usage)
+    if screened is None:
+        screened = screen_contents(contents=_screened_parts(outcome.record), policy_version=request.policy_version,
+                                   pseudonym_scope=_pseudonym_scope(chunk))
+    return _Settled(_screened_record(chunk, outcome.record, usage, outcome.meter, screened), usage)
 
 
 def _jsonable(usage: dict[str, Any]) -> dict[str, Any]:
     return {**usage, "cost": str(usage["cost"])}
 
 
-def _screened_record(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str, Any], meter: Meter) -> Record:
+def _pseudonym_scope(chunk: _Chunk) -> str:
+    return f"request:{chunk.request.pk}"
+
+
+def _screened_parts(generated: GeneratedRecord) -> list[Any]:
+    """What a record's screening judges: its content, then the model's other texts kept in its provenance."""
+    model_texts = generated.provenance.get("model_texts")
+    return [generated.content, model_texts] if model_texts else [generated.content]
+
+
+def _screened_record(chunk: _Chunk, generated: GeneratedRecord, usage: dict[str, Any], meter: Meter,
+                     screened: list[ScreeningOutcome]) -> Record:
     request = chunk.request
-    policy = request.policy_version
-    scope = f"request:{request.pk}"
-    outcome = screen_content(content=generated.content, policy_version=policy, pseudonym_scope=scope)
+    outcome = screened[0]
     provenance = {**chunk.base_provenance, **generated.provenance}
     model_texts = provenance.pop("model_texts", None) or {}
     status = Record.Status.ACCEPTED if outcome.accepted else Record.Status.HELD
     reason = outcome.reason
     if model_texts:
         # Critiques, drafts and model-written category names are model output too: masked before storing.
-        texts = screen_content(content=model_texts, policy_version=policy, pseudonym_scope=scope)
+        texts = screened[1]
         if texts.masked_content is None:
             status, reason = Record.Status.HELD, reason or f"provenance texts held back: {texts.reason}"
         else:

@@ -198,8 +198,9 @@ def test_cancelling_stops_a_running_chunk_promptly(
     monkeypatch.setattr(generation_pipeline, "_should_stop", cancel_after_half_a_second)
     # This test is about the generation loop: screening (seconds per record on a loaded machine) is
     # replaced by an instant pass so the timing below measures cancel latency only.
-    monkeypatch.setattr(generation_pipeline, "screen_content", lambda **kw: ScreeningOutcome(
-        accepted=True, reason="", masked_content=kw["content"], findings=[], counts={}, safety={}))
+    monkeypatch.setattr(generation_pipeline, "screen_contents", lambda **kw: [ScreeningOutcome(
+        accepted=True, reason="", masked_content=content, findings=[], counts={}, safety={})
+        for content in kw["contents"]])
     started = time.monotonic()
     pipelines.generation_chunk_execute(request_id=request.pk, start=0, end=40)
     elapsed = time.monotonic() - started
@@ -252,3 +253,46 @@ def test_create_api_takes_options_and_budget_and_rejects_bad_options(
     assert ok.json()["options"] == {"nodes": ["tax"]} and ok.json()["budget_limit"] == "2.5000"
     estimate = client.get(f"/api/v1/generation/requests/{ok.json()['id']}/estimate/").json()
     assert estimate["calls"] == 20 and estimate["within_budget"] is True and estimate["price_source"] == "unknown"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_chunks_screen_in_a_helper_process_with_the_same_outcomes(
+    people: dict[str, Any], policy_version: Any, endpoint: FakeOpenAIServer, settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+    import os
+
+    from django.db import connection
+
+    from compliance.screening import screen_contents
+    from compliance.screening_pool import screening_pool
+    from gateway import tasks
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the screening helper reads the policy through its own connection: needs PostgreSQL")
+    for task in (tasks.dataset_request_generate, tasks.dataset_request_screen):
+        monkeypatch.setattr(task, "delay", lambda *args: None)  # this test runs the steps itself
+    settings.GATEWAY = {**settings.GATEWAY, "SCREENING_PROCESSES": 1}
+    answer = {"instruction": "我叫王建国，身份证号 110101199003074573，手机 138-1234-5678，想查信用卡账单。",
+              "response": "王先生您好，账单已发送到您的手机。"}
+    endpoint.state.content = json.dumps(answer, ensure_ascii=False)
+    pool = screening_pool(1)
+    assert pool is not None
+    try:
+        request = _generate(_submit(people, policy_version, size=8, kind="qa", strategy="prompt_template",
+                                    backend="openai"))
+        records = list(Record.objects.filter(request=request).order_by("slot_index"))
+        policy_version.refresh_from_db()  # published by the submit
+        (expected,) = screen_contents(contents=[answer], policy_version=policy_version,
+                                      pseudonym_scope=f"request:{request.pk}")
+        assert request.state == "screening" and len(records) == 8
+        assert {r.status for r in records} == {"accepted"}
+        assert all(r.content == expected.masked_content and r.pii_counts == expected.counts for r in records)
+        assert expected.counts == {"PERSON": 2, "CN_RESIDENT_ID": 1, "CN_MOBILE": 1}
+        assert all(r.safety["rules"] == expected.safety["rules"] for r in records)
+        helpers = pool.helper_pids()
+        assert len(helpers) == 1 and os.getpid() not in helpers and pool.restarts == 0
+    finally:
+        pool.shutdown()

@@ -320,3 +320,64 @@ def test_bad_options_are_named(options: dict[str, Any], problem: str) -> None:
 
 def test_good_options_have_no_problems() -> None:
     assert options_problems({"conditions": ["面向学生"], "subcategories": ["冰箱", "空调"], "refine": False}) == []
+
+
+def test_limiter_hands_a_free_slot_to_the_lowest_priority_first_and_equals_in_turn() -> None:
+    limiter = AdaptiveLimiter(1)
+    limiter.acquire()
+    order: list[str] = []
+
+    def wait_for_slot(name: str, priority: float) -> None:
+        limiter.acquire(priority)
+        order.append(name)
+        limiter.release()
+
+    threads = []
+    for name, priority in (("late-chunk", 9.0), ("old-chunk-a", 1.0), ("middle-chunk", 5.0), ("old-chunk-b", 1.0)):
+        threads.append(threading.Thread(target=wait_for_slot, args=(name, priority)))
+        threads[-1].start()
+        deadline = time.monotonic() + 5
+        while len(limiter._waiting) < len(threads) and time.monotonic() < deadline:  # queued in this order
+            time.sleep(0.005)
+    limiter.release()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert order == ["old-chunk-a", "old-chunk-b", "middle-chunk", "late-chunk"]
+    assert limiter.in_flight == 0
+
+
+def test_chunks_sharing_a_limiter_finish_oldest_first_with_every_slot_busy() -> None:
+    # Two chunks of a worker with 8 threads each share 4 slots: the older one runs at full speed and the younger
+    # fills its gaps, so the older is done when about half the work is, not both at the very end.
+    limiter = AdaptiveLimiter(4)
+    finished: dict[str, float] = {}
+    most = {"now": 0, "top": 0}
+    lock = threading.Lock()
+    started = time.monotonic()
+
+    def chunk(name: str, priority: float) -> None:
+        def slot() -> None:
+            for _ in range(4):
+                limiter.acquire(priority)
+                with lock:
+                    most["now"] += 1
+                    most["top"] = max(most["top"], most["now"])
+                time.sleep(0.02)
+                with lock:
+                    most["now"] -= 1
+                limiter.release()
+
+        workers = [threading.Thread(target=slot) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=30)
+        finished[name] = time.monotonic() - started
+
+    chunks = [threading.Thread(target=chunk, args=("old", 1.0)), threading.Thread(target=chunk, args=("young", 2.0))]
+    for thread in chunks:
+        thread.start()
+    for thread in chunks:
+        thread.join(timeout=60)
+    assert most["top"] == 4 and limiter.in_flight == 0
+    assert finished["old"] < 0.75 * finished["young"], finished

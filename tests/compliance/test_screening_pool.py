@@ -1,0 +1,125 @@
+"""Screening in helper processes: the same outcomes as screening here, and nothing lost or passed when a
+helper fails.
+
+A helper reads the policy's rules through its own database connection, so these tests commit
+(``transaction=True``) and need a database other processes can open: PostgreSQL (CI), not the
+in-memory SQLite of a plain local run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from compliance.screening import screen_contents
+from compliance.screening_pool import ScreeningPool
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+CONTENTS: list[Any] = [
+    {"instruction": "我叫王建国，身份证号 110101199003074573，手机 138-1234-5678，想查一下信用卡账单。",
+     "response": "王先生您好，已为您查到账单，请拨打 021-62345678 咨询分期。"},
+    {"messages": [{"role": "user", "content": "Please email jane.doe@example.com about card 4111 1111 1111 1111."},
+                  {"role": "assistant", "content": "Done. Jane Doe will get the statement today."}]},
+    "教你制造炸弹，用来袭击人群。",  # blocked by the content-safety policy
+]
+
+
+@pytest.fixture
+def shared_database() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("helper processes need a database they can open too: run with "
+                    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def pool(shared_database: None, settings: Any) -> Iterator[ScreeningPool]:
+    # A key set here, not in the environment the helper starts with: its pseudonyms only match ours if the
+    # pool hands it over.
+    settings.PII_HMAC_KEY = "screening-pool-test-key"
+    screening = ScreeningPool(processes=1, timeout=60)
+    yield screening
+    screening.shutdown()
+
+
+def _expected(policy_version: Any) -> list[Any]:
+    return screen_contents(contents=CONTENTS, policy_version=policy_version, pseudonym_scope="request:7")
+
+
+def test_a_helper_screens_exactly_as_this_process_does(pool: ScreeningPool, policy_version: Any) -> None:
+    got = pool.submit(contents=CONTENTS, policy_version=policy_version, pseudonym_scope="request:7").result(120)
+    expected = _expected(policy_version)
+    assert got == expected
+    assert [o.accepted for o in got] == [True, True, False]
+    assert got[0].counts["CN_RESIDENT_ID"] == 1 and "110101199003074573" not in str(got[0].masked_content)
+    assert got[2].reason.startswith("blocked by content-safety policy")
+    pids = pool.helper_pids()
+    assert len(pids) == 1 and os.getpid() not in pids
+
+
+def test_a_helper_that_dies_leaves_nothing_unscreened(pool: ScreeningPool, policy_version: Any) -> None:
+    pool.submit(contents=CONTENTS[:1], policy_version=policy_version, pseudonym_scope="request:7").result(120)
+    (helper,) = pool.helper_pids()
+    futures = [pool.submit(contents=CONTENTS, policy_version=policy_version, pseudonym_scope="request:7")]
+    os.kill(helper, signal.SIGKILL)
+    futures += [pool.submit(contents=CONTENTS, policy_version=policy_version, pseudonym_scope="request:7")
+                for _ in range(3)]
+    # Every submission is judged, here if not in the helper: the same outcomes, none lost, none passed unjudged.
+    expected = _expected(policy_version)
+    assert [f.result(120) for f in futures] == [expected] * 4
+    assert pool.restarts == 1
+    assert pool.helper_pids() == []  # screening stays here until RESTART_AFTER_SECONDS have passed
+
+
+def test_content_a_helper_cannot_take_is_held_back_with_the_reason(pool: ScreeningPool, policy_version: Any) -> None:
+    unpicklable = {"instruction": "hello", "response": threading.Lock()}
+    (outcome,) = pool.submit(contents=[unpicklable], policy_version=policy_version,
+                             pseudonym_scope="request:7").result(120)
+    assert not outcome.accepted and outcome.masked_content is None
+    assert outcome.reason.startswith("screening in a helper process failed, held back:")
+    # The helper itself is fine: the next record is screened there.
+    assert pool.submit(contents=CONTENTS, policy_version=policy_version,
+                       pseudonym_scope="request:7").result(120) == _expected(policy_version)
+    assert pool.restarts == 0
+
+
+def test_a_screening_that_does_not_come_back_is_held_back_and_the_helper_replaced(
+    pool: ScreeningPool, policy_version: Any
+) -> None:
+    pool.submit(contents=CONTENTS[:1], policy_version=policy_version, pseudonym_scope="request:7").result(120)
+    (first_helper,) = pool.helper_pids()
+    pool.timeout = 0.0
+    late = pool.submit(contents=CONTENTS * 20, policy_version=policy_version, pseudonym_scope="request:7")
+    assert pool.expire_overdue() == 1
+    outcomes = late.result(1)
+    assert len(outcomes) == 60 and not any(o.accepted for o in outcomes)
+    assert outcomes[0].reason.startswith("screening in a helper process failed, held back: TimeoutError")
+    assert all(o.masked_content is None for o in outcomes)
+    # The hung helper is killed and a new one takes the next submission.
+    deadline = time.monotonic() + 10
+    while _alive(first_helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(first_helper)
+    pool.timeout = 60
+    assert pool.submit(contents=CONTENTS, policy_version=policy_version,
+                       pseudonym_scope="request:7").result(120) == _expected(policy_version)
+    assert pool.helper_pids() and first_helper not in pool.helper_pids()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
