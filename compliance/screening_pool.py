@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 RESTART_AFTER_SECONDS = 30.0
+PARENT_CHECK_SECONDS = 1.0
 # Settings a helper needs that may differ from what its environment gives it (a test database, keys set in code).
 _HANDED_OVER_SETTINGS = ("DATABASES", "PII_HMAC_KEY", "PII_ENCRYPTION_KEY")
 
@@ -151,7 +152,7 @@ class ScreeningPool:
         if self._executor is None and time.monotonic() >= self._inline_until:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_helper, initargs=(_settings_for_helper(),),
+                initializer=_init_helper, initargs=(os.getpid(), _settings_for_helper()),
             )
         return self._executor
 
@@ -186,6 +187,10 @@ class ScreeningPool:
                                                   pseudonym_scope=job.pseudonym_scope))
         except Exception as exc:  # noqa: BLE001 - screen_contents fails closed itself; this is the last guard
             _hold_back(job, f"screening failed, held back: {type(exc).__name__}")
+        finally:
+            from django.db import connections
+
+            connections.close_all()  # this thread's own connections: a fallback is rare, keep none open
 
     def _broken(self, executor: ProcessPoolExecutor, exc: BaseException) -> None:
         with self._lock:
@@ -221,8 +226,9 @@ def _settings_for_helper() -> dict[str, Any]:
     return {name: getattr(settings, name) for name in _HANDED_OVER_SETTINGS if hasattr(settings, name)}
 
 
-def _init_helper(handed_over: dict[str, Any]) -> None:
+def _init_helper(parent: int, handed_over: dict[str, Any]) -> None:
     """Runs first in each helper: Django with the caller's settings, then the screening models."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
     import django
     from django.conf import settings
@@ -231,6 +237,13 @@ def _init_helper(handed_over: dict[str, Any]) -> None:
         setattr(settings, name, value)
     django.setup()
     _warm_helper()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A helper whose worker was killed (SIGKILL, OOM) would wait for work forever: it leaves with it."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _warm_helper() -> None:

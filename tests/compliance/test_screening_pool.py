@@ -8,11 +8,13 @@ in-memory SQLite of a plain local run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,7 @@ from django.db import connection
 from compliance.screening import screen_contents
 from compliance.screening_pool import ScreeningPool
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.postgres
 
 CONTENTS: list[Any] = [
     {"instruction": "我叫王建国，身份证号 110101199003074573，手机 138-1234-5678，想查一下信用卡账单。",
@@ -33,7 +35,7 @@ CONTENTS: list[Any] = [
 
 
 @pytest.fixture
-def shared_database() -> None:
+def shared_database(transactional_db: None) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("helper processes need a database they can open too: run with "
                     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres")
@@ -113,13 +115,55 @@ def test_a_screening_that_does_not_come_back_is_held_back_and_the_helper_replace
     assert pool.helper_pids() and first_helper not in pool.helper_pids()
 
 
+HOLDER = """
+import os, sys, time
+import django
+django.setup()
+from compliance.screening_pool import ScreeningPool
+
+def main():
+    pool = ScreeningPool(processes=1)
+    pool.warm_up()
+    deadline = time.monotonic() + 120
+    while not pool.helper_pids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    print(pool.helper_pids()[0], flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_helper_leaves_when_its_worker_is_killed(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gateway.settings", "PYTHONPATH": str(settings.BASE_DIR)}
+    holder = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603
+    try:
+        helper = int(holder.stdout.readline())  # type: ignore[union-attr]
+        assert _alive(helper)
+        holder.kill()  # SIGKILL: the worker gets no chance to stop its helpers
+        holder.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(helper) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(helper)
+    finally:
+        holder.kill()
+
+
 def _alive(pid: int) -> bool:
+    """Running (a zombie, dead but not yet reaped by whoever is its parent now, counts as gone)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
     try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return state != "Z"
