@@ -21,6 +21,7 @@ through its own connection), which is always so for generation workers.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import multiprocessing
 import os
@@ -237,6 +238,8 @@ def _init_helper(parent: int, handed_over: dict[str, Any]) -> None:
         setattr(settings, name, value)
     django.setup()
     _warm_helper()
+    gc.collect()
+    gc.freeze()  # the loaded models are never garbage: a full collection need not walk them (see gateway.tasks)
 
 
 def _exit_with_parent(parent: int) -> None:

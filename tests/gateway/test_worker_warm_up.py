@@ -51,3 +51,40 @@ def test_worker_processes_run_single_threaded_blas_unless_told_otherwise(argv: l
     env["OPENBLAS_NUM_THREADS"] = "2"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "2"
+
+
+def test_a_worker_takes_what_warm_up_loaded_out_of_the_collectors_sight(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    from types import SimpleNamespace
+
+    warmed: list[int] = []
+    monkeypatch.setattr(tasks, "worker_warm_up", lambda: warmed.append(gc.get_freeze_count()))
+
+    class ThreadPool:  # a threads/solo pool: tasks run in the worker process itself
+        pass
+
+    gc.unfreeze()
+    try:
+        tasks._warm_worker(sender=SimpleNamespace(pool=ThreadPool()))
+        # Frozen after warm-up (not before): the loaded models are never walked by a full collection again.
+        assert warmed == [0] and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_warm_up_draws_the_charts_once(settings, no_network, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from compliance.quality import charts
+
+    drawn: list[int] = []
+    real = charts.render_charts
+
+    def render(directory: Path, **kwargs: object) -> dict[str, object]:
+        result = real(directory, **kwargs)  # type: ignore[arg-type]
+        drawn.append(sum(Path(str(p)).stat().st_size > 0 for p in result["files"].values()))  # type: ignore[union-attr]
+        return result
+
+    monkeypatch.setattr(charts, "render_charts", render)
+    tasks.worker_warm_up()
+    assert drawn == [len(charts.CHARTS)] and no_network == []
