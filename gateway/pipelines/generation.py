@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -477,8 +478,18 @@ class _Batch:
             _embed_for_gates(self.chunk.request, [item.record for item in items if item.record is not None])
 
 
-# Records the gates will probably sample are embedded ahead; the margin covers the spread of the sample.
-GATE_SAMPLE_MARGIN = 1.25
+# Records the gates will probably sample are embedded ahead, with this many standard deviations of the sample's
+# spread to spare (each record is in it with probability sample / records, decided by its text's hash).
+GATE_SAMPLE_SIGMAS = 2.0
+
+
+def gate_sample_share(sample: int, records: int) -> float:
+    """The sample rank (``sample_rank``) below which a record is embedded ahead: the gates embed the ``sample``
+    lowest-ranked of about ``records``; the count below this share falls short of that with probability ~2%."""
+    if records <= sample:
+        return 1.0
+    p = sample / records
+    return min(1.0, p + GATE_SAMPLE_SIGMAS * math.sqrt(p * (1 - p) / records))
 
 
 def _embed_for_gates(request: DatasetRequest, records: list[Record]) -> None:
@@ -494,8 +505,8 @@ def _embed_for_gates(request: DatasetRequest, records: list[Record]) -> None:
     from gateway.pipelines.gates import content_to_item
 
     try:
-        size = int(quality_thresholds(request.policy_version.gate_thresholds)["embedding_max_records"])
-        share = 1.0 if request.size <= size else min(1.0, GATE_SAMPLE_MARGIN * size / request.size)
+        sample = int(quality_thresholds(request.policy_version.gate_thresholds)["embedding_max_records"])
+        share = gate_sample_share(sample, request.size)
         texts = [
             content_to_item(item_id=str(record.pk), content=record.content, text=record.text,
                             kind=record.kind or request.kind, category=record.category).text

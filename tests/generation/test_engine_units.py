@@ -381,3 +381,22 @@ def test_chunks_sharing_a_limiter_finish_oldest_first_with_every_slot_busy() -> 
         thread.join(timeout=60)
     assert most["top"] == 4 and limiter.in_flight == 0
     assert finished["old"] < 0.75 * finished["young"], finished
+
+
+def test_the_share_embedded_ahead_covers_the_gate_sample_with_little_to_spare() -> None:
+    import random
+
+    from gateway.pipelines.generation import gate_sample_share
+
+    assert gate_sample_share(150, 100) == 1.0 and gate_sample_share(150, 150) == 1.0
+    rng = random.Random(7)
+    for records in (200, 1000, 10_000):
+        share = gate_sample_share(150, records)
+        short, ahead = [], []
+        for _ in range(200):
+            # Each record's rank is a hash of its text: uniform. The gates embed the 150 lowest-ranked records.
+            below = sum(rng.random() < share for _ in range(records))
+            short.append(max(0, 150 - below))
+            ahead.append(below)
+        assert sum(short) / len(short) < 0.5, records  # what the gates still embed themselves, on average
+        assert sum(ahead) / len(ahead) < 150 * 1.2, records  # what was embedded for nothing stays small
