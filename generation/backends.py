@@ -44,8 +44,10 @@ def backend_from_settings(name: str | None = None, *, seed: int = 0, priority: f
                                     "OPENAI_MAX_RETRIES not negative")
 
     # Imported here so the offline path never loads the openai package.
-    from generation.client import OpenAIBackend, shared_limiter
+    from generation.client import OpenAIBackend, shared_client, shared_limiter
 
-    # GENERATION_CONCURRENCY calls in flight per worker process, whatever number of chunks it runs at once.
+    # GENERATION_CONCURRENCY calls in flight per worker process, whatever number of chunks it runs at once, over
+    # one connection pool.
     return OpenAIBackend(base_url=base_url, api_key=api_key, model=model, timeout=timeout, max_retries=max_retries,
-                         limiter=shared_limiter(base_url, model, concurrency), priority=priority)
+                         limiter=shared_limiter(base_url, model, concurrency), priority=priority,
+                         client=shared_client(base_url, api_key, timeout))

@@ -7,6 +7,7 @@ logged, never put in an error message, never part of provenance.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import logging
@@ -132,6 +133,29 @@ def shared_limiter(base_url: str, model: str, concurrency: int) -> AdaptiveLimit
         return limiter
 
 
+_shared_clients: dict[tuple[str, str, float], openai.OpenAI] = {}
+
+
+def openai_client(base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
+    """A new client; ``max_retries=0``: we retry ourselves (transient errors only, honouring Retry-After), so that
+    every retry is counted and a 429 slows down every thread of the job, not just the one that got it."""
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+
+
+def shared_client(base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
+    """The client every backend for this endpoint, key and time-out in this process shares (it is thread-safe).
+
+    One connection pool per worker process: a chunk reuses the connections of the chunks before it instead of
+    building a client, an SSL context and new connections of its own.
+    """
+    key = (base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout)
+    with _shared_guard:
+        client = _shared_clients.get(key)
+        if client is None:
+            client = _shared_clients[key] = openai_client(base_url, api_key, timeout)
+        return client
+
+
 def retry_after_seconds(exc: BaseException) -> float | None:
     """The server's Retry-After (``retry-after-ms`` or ``retry-after`` in seconds), if it sent one."""
     response = getattr(exc, "response", None)
@@ -158,16 +182,14 @@ class OpenAIBackend:
 
     def __init__(
         self, base_url: str, api_key: str, model: str, timeout: float, max_retries: int, concurrency: int = 8,
-        limiter: AdaptiveLimiter | None = None, priority: float = 0.0,
+        limiter: AdaptiveLimiter | None = None, priority: float = 0.0, client: openai.OpenAI | None = None,
     ) -> None:
         self.base_url = base_url
         self.model = model
         self.timeout = timeout
         self.max_retries = max_retries
         self._secret = api_key
-        # We retry ourselves (transient errors only, honouring Retry-After) so that every retry is counted
-        # and a 429 slows down every thread of the job, not just the one that got it.
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+        self._client = client or openai_client(base_url, api_key, timeout)
         self.limiter = limiter or AdaptiveLimiter(concurrency)
         self.priority = priority  # lower goes first when the limiter is shared (see ``AdaptiveLimiter``)
         # Some local servers reject response_format; after the first such 400 we stop sending it.

@@ -101,3 +101,15 @@ def test_offline_generation_never_imports_openai() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_backends_of_one_endpoint_share_one_client_and_its_connections(settings: Any) -> None:
+    gateway(settings, OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_MODEL="m", OPENAI_API_KEY="key-a")
+    first, second = backend_from_settings("openai", priority=1.0), backend_from_settings("openai", priority=2.0)
+    assert isinstance(first, OpenAIBackend) and isinstance(second, OpenAIBackend)
+    assert first._client is second._client and first.limiter is second.limiter
+    assert (first.priority, second.priority) == (1.0, 2.0)  # what a chunk owns stays its own
+    gateway(settings, OPENAI_API_KEY="key-b")
+    other_key = backend_from_settings("openai")
+    assert isinstance(other_key, OpenAIBackend) and other_key._client is not first._client
+    assert other_key._client.api_key == "key-b"
