@@ -2,8 +2,7 @@
 helper fails.
 
 A helper reads the policy's rules through its own database connection, so these tests commit
-(``transaction=True``) and need a database other processes can open: PostgreSQL (CI), not the
-in-memory SQLite of a plain local run.
+(``transaction=True``) and need a database other processes can open: PostgreSQL, or a SQLite file.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from django.db import connection
 from compliance.screening import screen_contents
 from compliance.screening_pool import ScreeningPool
 
-pytestmark = pytest.mark.postgres
-
 CONTENTS: list[Any] = [
     {"instruction": "我叫王建国，身份证号 110101199003074573，手机 138-1234-5678，想查一下信用卡账单。",
      "response": "王先生您好，已为您查到账单，请拨打 021-62345678 咨询分期。"},
@@ -34,11 +31,16 @@ CONTENTS: list[Any] = [
 ]
 
 
+def other_processes_can_open_the_database() -> bool:
+    """PostgreSQL, or a SQLite file; not an in-memory SQLite database."""
+    name = str(connection.settings_dict["NAME"])
+    return connection.vendor != "sqlite" or not (name == ":memory:" or "mode=memory" in name)
+
+
 @pytest.fixture
 def shared_database(transactional_db: None) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("helper processes need a database they can open too: run with "
-                    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres")
+    if not other_processes_can_open_the_database():
+        pytest.skip("helper processes need a database they can open too (PostgreSQL or a SQLite file)")
 
 
 @pytest.fixture

@@ -255,7 +255,6 @@ def test_create_api_takes_options_and_budget_and_rejects_bad_options(
     assert estimate["calls"] == 20 and estimate["within_budget"] is True and estimate["price_source"] == "unknown"
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_chunks_screen_in_a_helper_process_with_the_same_outcomes(
     people: dict[str, Any], policy_version: Any, endpoint: FakeOpenAIServer, settings: Any,
@@ -264,14 +263,13 @@ def test_concurrent_chunks_screen_in_a_helper_process_with_the_same_outcomes(
     import json
     import os
 
-    from django.db import connection
-
     from compliance.screening import screen_contents
     from compliance.screening_pool import screening_pool
     from gateway import tasks
+    from tests.compliance.test_screening_pool import other_processes_can_open_the_database
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the screening helper reads the policy through its own connection: needs PostgreSQL")
+    if not other_processes_can_open_the_database():
+        pytest.skip("the screening helper reads the policy through its own connection: needs a shared database")
     for task in (tasks.dataset_request_generate, tasks.dataset_request_screen):
         monkeypatch.setattr(task, "delay", lambda *args: None)  # this test runs the steps itself
     settings.GATEWAY = {**settings.GATEWAY, "SCREENING_PROCESSES": 1}
