@@ -104,9 +104,9 @@ class ScreeningPool:
             return job.result
         try:
             inner = executor.submit(_screen_in_helper, job.contents, policy_version, pseudonym_scope)
-        except (BrokenProcessPool, RuntimeError) as exc:  # broke (or was shut down) since we looked
+        except Exception as exc:  # noqa: BLE001 - broke, was shut down, or could not start a helper at all
             self._broken(executor, exc)
-            self._settle(job_id, None, exc)
+            self._settle(job_id, None, BrokenProcessPool(f"{type(exc).__name__}: {exc}"))
             return job.result
         inner.add_done_callback(functools.partial(self._done, job_id, executor=executor))
         return job.result
@@ -115,9 +115,13 @@ class ScreeningPool:
         """Start the helpers now (they load the screening models), not at the first submission."""
         with self._lock:
             executor = self._running_executor()
-        if executor is not None:
+        if executor is None:
+            return
+        try:
             for _ in range(self.processes):
                 executor.submit(_warm_helper)
+        except Exception as exc:  # noqa: BLE001 - screening falls back to this process meanwhile, and says why
+            self._broken(executor, exc)
 
     def helper_pids(self) -> list[int]:
         """Process ids of the running helpers (empty while screening falls back to this process)."""
@@ -271,9 +275,13 @@ _pool_guard = threading.Lock()
 
 
 def screening_pool(processes: int) -> ScreeningPool | None:
-    """This process's screening pool of ``processes`` helpers (None for 0: screen in this process)."""
+    """This process's screening pool of ``processes`` helpers (None for 0: screen in this process).
+
+    Also None in a daemonic process, such as a child of Celery's prefork pool: it may not start processes of
+    its own, and it is one of several worker processes already.
+    """
     global _pool
-    if processes < 1:
+    if processes < 1 or multiprocessing.current_process().daemon:
         return None
     with _pool_guard:
         if _pool is None or _pool.processes != processes:

@@ -117,6 +117,33 @@ def test_a_screening_that_does_not_come_back_is_held_back_and_the_helper_replace
     assert pool.helper_pids() and first_helper not in pool.helper_pids()
 
 
+def test_helpers_that_cannot_start_leave_the_screening_to_this_process(
+    pool: ScreeningPool, policy_version: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", refuse)
+    pool.warm_up()
+    outcomes = pool.submit(contents=CONTENTS, policy_version=policy_version, pseudonym_scope="request:7").result(120)
+    assert outcomes == _expected(policy_version)  # judged here, none lost, none passed unjudged
+    assert pool.restarts == 1 and pool.helper_pids() == []
+
+
+def test_a_daemonic_worker_process_screens_in_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+    from types import SimpleNamespace
+
+    from compliance.screening_pool import screening_pool
+
+    # A child of Celery's prefork pool is daemonic: it may not start processes of its own.
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True))
+    assert screening_pool(1) is None
+    assert screening_pool(0) is None
+
+
 HOLDER = """
 import os, sys, time
 import django
