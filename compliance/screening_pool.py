@@ -163,7 +163,7 @@ class ScreeningPool:
 
     def _done(self, job_id: int, inner: Future[list[ScreeningOutcome]], *, executor: ProcessPoolExecutor) -> None:
         if inner.cancelled():  # the helpers were replaced before this one ran: judge it here
-            self._settle(job_id, None, RuntimeError("cancelled"))
+            self._settle(job_id, None, BrokenProcessPool("the helpers were replaced before it ran"))
             return
         exc = inner.exception()
         if isinstance(exc, BrokenProcessPool):
@@ -177,7 +177,7 @@ class ScreeningPool:
             return
         if outcomes is not None:
             job.result.set_result(outcomes)
-        elif isinstance(exc, BrokenProcessPool | RuntimeError):
+        elif isinstance(exc, BrokenProcessPool):
             # The helper is gone, the content was never judged: judge it here rather than lose the record.
             self._fallback.submit(self._screen_here, job)
         else:
