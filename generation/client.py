@@ -74,15 +74,25 @@ class AdaptiveLimiter:
             waiter = _Waiter(priority, next(self._arrivals))
             heapq.heappush(self._waiting, waiter)
             self._grant()
-        while True:
-            # A waiter is handed its slot by whoever frees one; during a pause nobody frees one for it, so it
-            # also wakes at the pause's end and hands out the slots itself.
-            waiter.granted.wait(timeout=max(0.01, min(0.5, self.paused_until - time.monotonic())))
+        try:
+            while True:
+                # A waiter is handed its slot by whoever frees one; during a pause nobody frees one for it, so it
+                # also wakes at the pause's end and hands out the slots itself.
+                waiter.granted.wait(timeout=max(0.01, min(0.5, self.paused_until - time.monotonic())))
+                with self._lock:
+                    if not waiter.granted.is_set():
+                        self._grant()
+                    if waiter.granted.is_set():
+                        return
+        except BaseException:  # interrupted while waiting: leave no slot taken and no waiter behind
             with self._lock:
-                if not waiter.granted.is_set():
-                    self._grant()
                 if waiter.granted.is_set():
-                    return
+                    self.in_flight -= 1
+                    self._grant()
+                else:
+                    self._waiting.remove(waiter)
+                    heapq.heapify(self._waiting)
+            raise
 
     def release(self, *, throttled_for: float | None = None) -> None:
         with self._lock:

@@ -400,3 +400,28 @@ def test_the_share_embedded_ahead_covers_the_gate_sample_with_little_to_spare() 
             ahead.append(below)
         assert sum(short) / len(short) < 0.5, records  # what the gates still embed themselves, on average
         assert sum(ahead) / len(ahead) < 150 * 1.2, records  # what was embedded for nothing stays small
+
+
+def test_a_caller_interrupted_while_waiting_leaves_no_slot_and_no_waiter_behind() -> None:
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(*_args: Any) -> None:
+        raise Interrupted
+
+    limiter = AdaptiveLimiter(1)
+    limiter.acquire()
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    try:
+        with pytest.raises(Interrupted):
+            limiter.acquire()  # waits for the one slot, and is interrupted meanwhile
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert limiter._waiting == [] and limiter.in_flight == 1
+    limiter.release()
+    limiter.acquire()  # the freed slot is not held by the interrupted caller
+    assert limiter.in_flight == 1
